@@ -1,0 +1,21 @@
+// swift-tools-version: 6.0
+// Portvisor: a multi-service port supervisor. No package dependencies: the toolchain only.
+import PackageDescription
+
+let package = Package(
+    name: "Portvisor",
+    products: [
+        .executable(name: "portvisor", targets: ["portvisor"]),
+        .library(name: "Portvisor", targets: ["Portvisor"]),
+    ],
+    targets: [
+        // System headers Glibc does not export to Swift (epoll, eventfd, signalfd, accept4).
+        .target(name: "CPortvisor"),
+        // Everything: config, system layer, event loop, services, supervisor, status, client.
+        .target(name: "Portvisor", dependencies: ["CPortvisor"]),
+        // The command line: a thin wrapper around the library.
+        .executableTarget(name: "portvisor", dependencies: ["Portvisor"]),
+        .testTarget(name: "PortvisorTests", dependencies: ["Portvisor", "CPortvisor"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,20 @@
+// Thin C wrappers for CPortvisor.h; each forwards to one system call.
+#define _GNU_SOURCE
+#include "CPortvisor.h"
+
+int cp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
+    return accept4(fd, address, length, flags);
+}
+
+int cp_errno(void) { return errno; }
+
+int cp_epoll_ctl(int epfd, int op, int fd, unsigned int events, unsigned long long token) {
+    struct epoll_event event;
+    event.events = events;
+    event.data.u64 = token;
+    return epoll_ctl(epfd, op, fd, &event);
+}
+
+int cp_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout) {
+    return epoll_wait(epfd, events, maxevents, timeout);
+}

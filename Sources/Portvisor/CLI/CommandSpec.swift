@@ -1,0 +1,138 @@
+// The command-line interface as data: every command, its arguments and options, and their help.
+// `--help`, usage errors, the man page and shell completions are all rendered from this table.
+
+/// One `--option` of a command.
+public struct OptionSpec: Sendable {
+    /// `--config`.
+    public let name: String
+    /// `PATH` for an option that takes a value; nil for a flag.
+    public let valueName: String?
+    public let help: String
+    /// Allowed values, when the value is one of a fixed set (for completions and errors).
+    public let choices: [String]
+
+    public init(_ name: String, value: String? = nil, choices: [String] = [], help: String) {
+        self.name = name
+        self.valueName = value
+        self.help = help
+        self.choices = choices
+    }
+}
+
+/// One positional argument.
+public struct ArgumentSpec: Sendable {
+    public let name: String
+    public let help: String
+    public let optional: Bool
+}
+
+/// One subcommand (`run`, `check`, …).
+public struct CommandSpec: Sendable {
+    public let name: String
+    public let summary: String
+    public let arguments: [ArgumentSpec]
+    public let options: [OptionSpec]
+    /// Longer description shown by `portvisor COMMAND --help`.
+    public let details: String
+
+    /// `portvisor check [--config PATH] [--json]`.
+    public var usage: String {
+        var parts = ["portvisor", name]
+        for argument in arguments { parts.append(argument.optional ? "[\(argument.name)]" : argument.name) }
+        for option in options {
+            parts.append(option.valueName.map { "[\(option.name) \($0)]" } ?? "[\(option.name)]")
+        }
+        return parts.joined(separator: " ")
+    }
+
+    public var help: String {
+        var lines = ["usage: \(usage)", "", summary]
+        if !details.isEmpty { lines += ["", details] }
+        if !arguments.isEmpty {
+            lines += ["", "arguments:"]
+            for argument in arguments { lines.append(Self.helpLine(argument.name, argument.help)) }
+        }
+        lines += ["", "options:"]
+        for option in options {
+            let label = option.valueName.map { "\(option.name) \($0)" } ?? option.name
+            lines.append(Self.helpLine(label, option.help))
+        }
+        lines.append(Self.helpLine("-h, --help", "show this help"))
+        return lines.joined(separator: "\n")
+    }
+
+    static func helpLine(_ label: String, _ help: String) -> String {
+        let padded = label.count < 22 ? label + String(repeating: " ", count: 22 - label.count) : label + "  "
+        return "  " + padded + help
+    }
+}
+
+/// Every command of `portvisor`, in the order `--help` lists them.
+public enum CommandLineSpec {
+    public static let version = "0.1.0"
+
+    static let config = OptionSpec("--config", value: "PATH",
+                                   help: "services.json to use (default: $PORTVISOR_CONFIG, else ./services.json)")
+    static let json = OptionSpec("--json", help: "print JSON instead of a table")
+
+    public static let commands: [CommandSpec] = [
+        CommandSpec(
+            name: "run", summary: "Supervise every enabled service in the foreground.",
+            arguments: [],
+            options: [
+                config,
+                OptionSpec("--log-level", value: "LEVEL", choices: ["debug", "info", "warning", "error"],
+                           help: "debug, info (default), warning or error; per-connection lines are debug"),
+                OptionSpec("--log-format", value: "FORMAT", choices: ["text", "json"],
+                           help: "text (default) or json: one object per line"),
+            ],
+            details: """
+            Binds one listener per service, each on its own thread, restarts failed listeners with
+            backoff and serves the status endpoint. Logs go to stderr.
+            Signals: SIGINT/SIGTERM stop (drain up to 5 s, exit 0); SIGHUP reloads the config;
+            SIGUSR1 logs a one-line summary per service.
+            """),
+        CommandSpec(
+            name: "check", summary: "Validate the config and print the port table.",
+            arguments: [], options: [config, json],
+            details: """
+            Every problem is reported, one line each, naming the file and the field.
+            Exit codes: 0 valid, 66 file missing or unreadable, 78 invalid.
+            """),
+        CommandSpec(
+            name: "status", summary: "Show the state of a running supervisor.",
+            arguments: [],
+            options: [
+                config,
+                OptionSpec("--status", value: "HOST:PORT", help: "the status endpoint to ask (default: from the config)"),
+                json,
+            ],
+            details: """
+            Exit codes: 0 every enabled service running, 3 one is not, 69 endpoint unreachable.
+            """),
+        CommandSpec(
+            name: "connect", summary: "Connect to a service: stdin to the socket, the socket to stdout.",
+            arguments: [ArgumentSpec(name: "NAME|HOST:PORT", help: "a service name from the config, or an address", optional: false)],
+            options: [
+                config,
+                OptionSpec("--timeout", value: "SECONDS", help: "bound on the connection attempt (default 10)"),
+            ],
+            details: """
+            At end of stdin the write side is shut down and output continues until the server closes.
+            Exit codes: 0 clean close, 64 unknown service, 69 cannot connect.
+            """),
+    ]
+
+    public static func command(named name: String) -> CommandSpec? { commands.first { $0.name == name } }
+
+    /// The top-level help (`portvisor --help`).
+    public static var help: String {
+        var lines = ["portvisor \(version): a multi-service port supervisor", "", "usage:"]
+        for command in commands { lines.append("  \(command.usage)") }
+        lines.append("  portvisor --help | --version")
+        lines += ["", "commands:"]
+        for command in commands { lines.append(CommandSpec.helpLine(command.name, command.summary)) }
+        lines += ["", "Run 'portvisor COMMAND --help' for a command's options."]
+        return lines.joined(separator: "\n")
+    }
+}

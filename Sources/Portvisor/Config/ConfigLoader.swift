@@ -1,0 +1,65 @@
+// Reads services.json from disk and validates it: the file checks of SPEC §1 (missing or not a
+// regular file: exit 66; empty, over 1 MiB or not JSON: exit 78), then ConfigValidator.
+import Foundation
+
+public enum ConfigLoader {
+    /// The largest config file accepted: 1 MiB.
+    public static let maxFileSize = 1_048_576
+    public static let defaultPath = "services.json"
+    public static let environmentVariable = "PORTVISOR_CONFIG"
+
+    /// The config path of SPEC §6: `--config`, else `$PORTVISOR_CONFIG`, else `./services.json`.
+    public static func resolvePath(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let option { return option }
+        if let fromEnvironment = environment[environmentVariable], !fromEnvironment.isEmpty { return fromEnvironment }
+        return defaultPath
+    }
+
+    /// Reads and validates the file at `path`.
+    public static func load(path: String) throws(ConfigError) -> PortvisorConfig {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileReader.readSmallFile(path, limit: maxFileSize)
+        } catch {
+            switch error {
+            case .cannotOpen(let system):
+                throw .unreadable(file: path, reason: "cannot open: \(system.reason)")
+            case .notRegularFile(let kind):
+                throw .unreadable(file: path, reason: "not a regular file (\(kind))")
+            case .readFailed(let system):
+                throw .unreadable(file: path, reason: "cannot read: \(system.reason)")
+            case .tooLarge(let size):
+                throw .invalid(file: path, issues: [ConfigIssue("file", "\(size) bytes is larger than the limit of 1 MiB (\(maxFileSize) bytes)")])
+            }
+        }
+        return try parse(bytes, path: path)
+    }
+
+    /// Validates file contents already read; `path` names the file in messages.
+    public static func parse(_ bytes: [UInt8], path: String) throws(ConfigError) -> PortvisorConfig {
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            throw .invalid(file: path, issues: [ConfigIssue("file", bytes.isEmpty ? "the file is empty" : "the file holds only whitespace")])
+        }
+        if bytes.count > maxFileSize {
+            throw .invalid(file: path, issues: [ConfigIssue("file", "\(bytes.count) bytes is larger than the limit of 1 MiB (\(maxFileSize) bytes)")])
+        }
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            throw .invalid(file: path, issues: [ConfigIssue("not valid JSON", error.description)])
+        }
+        var validator = ConfigValidator()
+        guard let config = validator.validate(root, path: path) else {
+            throw .invalid(file: path, issues: validator.issues)
+        }
+        return config
+    }
+
+    /// The absolute form of `path` (for status and `check --json`).
+    public static func absolutePath(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let cwd = FileManager.default.currentDirectoryPath
+        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path
+    }
+}

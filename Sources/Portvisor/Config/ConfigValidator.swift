@@ -1,0 +1,443 @@
+// Turns a parsed services.json into a PortvisorConfig, or into every problem it has.
+// Each check records a ConfigIssue and carries on, so one run reports all mistakes (SPEC §1).
+import Foundation
+
+/// Validates the JSON tree of a services.json (SPEC §1). Use `ConfigLoader` to read a file.
+public struct ConfigValidator {
+    public static let maxServices = 1024
+    /// Upper bound for every duration, so that conversions to milliseconds cannot overflow.
+    public static let maxSeconds = 1_000_000_000.0
+
+    static let topLevelKeys = ["services", "status"]
+    static let statusKeys = ["host", "port"]
+    static let commonServiceKeys = ["name", "kind", "port", "host", "enabled", "maxConnections", "idleTimeout", "restart"]
+    static let restartKeys = ["initialDelay", "maxDelay", "resetAfter", "maxRestarts"]
+    static let kindKeys: [ServiceKind: [String]] = [
+        .daytime: ["format", "timeZone"],
+        .echo: ["maxBufferedBytes"],
+        .sentence: ["sentence", "sentences", "ackTimeout", "maxAckBytes"],
+    ]
+
+    private(set) var issues: [ConfigIssue] = []
+
+    public init() {}
+
+    /// Validates `root`; returns the config, or nil with `issues` filled in.
+    public mutating func validate(_ root: JSONValue, path: String) -> PortvisorConfig? {
+        guard let top = object(root, at: "top level", expected: "an object with a \"services\" array") else { return nil }
+        checkKeys(top, allowed: Self.topLevelKeys, at: "top level")
+
+        let status = validateStatus(top)
+        var drafts: [ServiceDraft] = []
+        if let value = top.value("services") {
+            if case .array(let items) = value {
+                if items.isEmpty || items.count > Self.maxServices {
+                    add("services", "must hold 1...\(Self.maxServices) services, found \(items.count)")
+                }
+                var firstByName: [String: Int] = [:]
+                for (index, item) in items.enumerated() {
+                    guard var draft = validateService(item, at: "services[\(index)]") else { continue }
+                    draft.index = index
+                    if let name = draft.name {
+                        if let first = firstByName[name] {
+                            add("services[\(index)].name", "duplicate name \"\(name)\" (first used by services[\(first)])")
+                        } else {
+                            firstByName[name] = index
+                        }
+                    }
+                    drafts.append(draft)
+                }
+            } else {
+                add("services", "expected an array of services, found \(describe(value))")
+            }
+        } else {
+            add("top level", "missing required key \"services\"")
+        }
+        checkCollisions(drafts, status: status ?? nil)
+        sortIssuesByEntry()
+        guard issues.isEmpty, let status else { return nil }
+        return PortvisorConfig(path: path, status: status, services: drafts.compactMap(\.config))
+    }
+
+    // MARK: Status endpoint
+
+    /// `.some(nil)` when the endpoint is off, `nil` when invalid.
+    private mutating func validateStatus(_ top: Fields) -> StatusEndpointConfig?? {
+        guard let value = top.value("status") else { return .some(.default) }
+        if case .bool(false) = value { return .some(nil) }
+        guard let fields = object(value, at: "status", expected: "an object {\"host\", \"port\"} or false") else { return nil }
+        checkKeys(fields, allowed: Self.statusKeys, at: "status")
+        let host = string(fields, "host") ?? StatusEndpointConfig.defaultHost
+        let address = parseHost(host, at: "status.host")
+        let port = integer(fields, "port", in: 0...65535) ?? StatusEndpointConfig.defaultPort
+        guard let address else { return nil }
+        return .some(StatusEndpointConfig(host: host, address: address, port: port))
+    }
+
+    // MARK: Services
+
+    /// What could be read of one service entry: enough for the cross-entry checks even when
+    /// other fields are wrong, and the full config when the entry is valid.
+    struct ServiceDraft {
+        var index = 0
+        var name: String?
+        var host: String
+        var address: IPAddress?
+        var port: Int?
+        var enabled: Bool
+        var config: ServiceConfig?
+    }
+
+    private mutating func validateService(_ value: JSONValue, at path: String) -> ServiceDraft? {
+        guard let fields = object(value, at: path, expected: "a service object") else { return nil }
+        let before = issues.count
+
+        let kindName = string(fields, "kind", required: true)
+        var kind: ServiceKind?
+        if let kindName {
+            kind = ServiceKind(rawValue: kindName)
+            if kind == nil {
+                let known = ServiceKind.allCases.map(\.rawValue)
+                let hint = Suggestion.closest(to: kindName, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+                add(fields.path("kind"), "unknown kind \"\(kindName)\"\(hint); known kinds: \(known.joined(separator: ", "))")
+            }
+        }
+        checkServiceKeys(fields, kind: kind, at: path)
+
+        let name = string(fields, "name", required: true)
+        if let name, !Self.isValidName(name) {
+            add(fields.path("name"), "\"\(name)\" is not a valid name: 1-64 letters, digits, \".\", \"_\" or \"-\", starting with a letter or digit")
+        }
+        let port = integer(fields, "port", in: 0...65535, required: true)
+        let host = string(fields, "host") ?? ServiceConfig.defaultHost
+        let address = parseHost(host, at: fields.path("host"))
+        let enabled = bool(fields, "enabled") ?? true
+        let maxConnections = integer(fields, "maxConnections", in: 1...Int(Int32.max)) ?? ServiceConfig.defaultMaxConnections
+        let idleTimeout = seconds(fields, "idleTimeout") ?? ServiceConfig.defaultIdleTimeout
+        let restart = validateRestart(fields)
+        let options = kind.map { validateOptions(fields, kind: $0) }
+
+        var draft = ServiceDraft(name: name.flatMap { Self.isValidName($0) ? $0 : nil }, host: host,
+                                 address: address, port: port, enabled: enabled)
+        if issues.count == before, let name, let kind, let port, let address, let options {
+            draft.config = ServiceConfig(name: name, kind: kind, host: host, address: address, port: port, enabled: enabled,
+                                         maxConnections: maxConnections, idleTimeout: idleTimeout, restart: restart, options: options)
+        }
+        return draft
+    }
+
+    /// Unknown keys, and keys that belong to another kind.
+    private mutating func checkServiceKeys(_ fields: Fields, kind: ServiceKind?, at path: String) {
+        let allKindKeys = ServiceKind.allCases.flatMap { Self.kindKeys[$0] ?? [] }
+        let allowed = Self.commonServiceKeys + (kind.flatMap { Self.kindKeys[$0] } ?? allKindKeys)
+        checkDuplicates(fields, at: path)
+        for member in fields.members where !allowed.contains(member.key) {
+            if let kind, let owner = ServiceKind.allCases.first(where: { Self.kindKeys[$0]?.contains(member.key) == true }) {
+                add(fields.path(member.key), "\"\(member.key)\" is an option of kind \"\(owner.rawValue)\", not of \"\(kind.rawValue)\"")
+            } else {
+                unknownKey(member.key, among: Self.commonServiceKeys + allKindKeys, at: path)
+            }
+        }
+    }
+
+    private mutating func validateRestart(_ fields: Fields) -> RestartPolicy {
+        var policy = RestartPolicy()
+        guard let value = fields.value("restart") else { return policy }
+        let path = fields.path("restart")
+        guard let restart = object(value, at: path, expected: "an object") else { return policy }
+        checkKeys(restart, allowed: Self.restartKeys, at: path)
+        policy.initialDelay = seconds(restart, "initialDelay") ?? policy.initialDelay
+        policy.maxDelay = seconds(restart, "maxDelay") ?? policy.maxDelay
+        policy.resetAfter = seconds(restart, "resetAfter") ?? policy.resetAfter
+        if let max = restart.value("maxRestarts"), max != .null {
+            policy.maxRestarts = integer(restart, "maxRestarts", in: 0...Int(Int32.max))
+        }
+        if policy.maxDelay < policy.initialDelay, restart.value("maxDelay") != nil {
+            add(restart.path("maxDelay"), "\(JSONNumber(policy.maxDelay).text) is less than initialDelay (\(JSONNumber(policy.initialDelay).text))")
+        }
+        return policy
+    }
+
+    private mutating func validateOptions(_ fields: Fields, kind: ServiceKind) -> KindOptions {
+        switch kind {
+        case .daytime:
+            var options = DaytimeOptions()
+            if let format = string(fields, "format") {
+                switch format {
+                case "iso8601": options.format = .iso8601
+                case "rfc867": options.format = .rfc867
+                case "rfc2822": options.format = .rfc2822
+                case _ where format.contains("%") && format.utf8.count <= 256: options.format = .strftime(format)
+                case _ where format.contains("%"):
+                    add(fields.path("format"), "a strftime pattern of \(format.utf8.count) bytes is longer than 256")
+                default:
+                    add(fields.path("format"), "\"\(format)\" is not \"iso8601\", \"rfc867\", \"rfc2822\" or a strftime pattern containing \"%\"")
+                }
+            }
+            if let zone = string(fields, "timeZone") {
+                switch zone {
+                case "UTC": options.timeZone = .utc
+                case "local": options.timeZone = .local
+                default:
+                    if TimeZone(identifier: zone) != nil, !zone.isEmpty {
+                        options.timeZone = .named(zone)
+                    } else {
+                        add(fields.path("timeZone"), "unknown time zone \"\(zone)\" (use \"UTC\", \"local\" or an IANA name such as \"Europe/Paris\")")
+                    }
+                }
+            }
+            return .daytime(options)
+        case .echo:
+            var options = EchoOptions()
+            options.maxBufferedBytes = integer(fields, "maxBufferedBytes", in: 1...(1 << 30)) ?? options.maxBufferedBytes
+            return .echo(options)
+        case .sentence:
+            var options = SentenceOptions()
+            let single = fields.value("sentence")
+            let many = fields.value("sentences")
+            if single != nil && many != nil {
+                add(fields.path("sentences"), "set either \"sentence\" or \"sentences\", not both")
+            } else if single != nil {
+                if let text = string(fields, "sentence"), checkSentence(text, at: fields.path("sentence")) {
+                    options.sentences = [text]
+                }
+            } else if let many {
+                let path = fields.path("sentences")
+                if case .array(let items) = many {
+                    if items.isEmpty { add(path, "must hold at least one sentence") }
+                    var sentences: [String] = []
+                    for (i, item) in items.enumerated() {
+                        guard case .string(let text) = item else {
+                            add("\(path)[\(i)]", "expected a string, found \(describe(item))")
+                            continue
+                        }
+                        if checkSentence(text, at: "\(path)[\(i)]") { sentences.append(text) }
+                    }
+                    if !sentences.isEmpty { options.sentences = sentences }
+                } else {
+                    add(path, "expected an array of strings, found \(describe(many))")
+                }
+            }
+            options.ackTimeout = seconds(fields, "ackTimeout") ?? options.ackTimeout
+            options.maxAckBytes = integer(fields, "maxAckBytes", in: 1...(1 << 20)) ?? options.maxAckBytes
+            return .sentence(options)
+        }
+    }
+
+    private mutating func checkSentence(_ text: String, at path: String) -> Bool {
+        let bytes = text.utf8.count
+        if bytes == 0 {
+            add(path, "is empty; a sentence needs 1...\(SentenceOptions.maxSentenceBytes) bytes")
+        } else if bytes > SentenceOptions.maxSentenceBytes {
+            add(path, "is \(bytes) bytes, longer than \(SentenceOptions.maxSentenceBytes)")
+        } else if text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
+            add(path, "must be one line: it contains CR or LF")
+        } else {
+            return true
+        }
+        return false
+    }
+
+    // MARK: Collisions
+
+    /// Two enabled services, or a service and the status endpoint, on the same non-zero port
+    /// and the same address or a wildcard covering it. Reported on the later entry.
+    private mutating func checkCollisions(_ drafts: [ServiceDraft], status: StatusEndpointConfig?) {
+        var earlier: [ServiceDraft] = []
+        for draft in drafts where draft.enabled {
+            guard let port = draft.port, port != 0, let address = draft.address else { continue }
+            let path = "services[\(draft.index)].port"
+            if let status, status.port == port, Self.collide(status.address, address) {
+                add(path, "\(port) on \(draft.host) collides with the status endpoint on \(Address.display(host: status.host, port: status.port))")
+            } else if let other = earlier.first(where: { $0.port == port && Self.collide($0.address!, address) }) {
+                let otherName = other.name.map { " (\"\($0)\")" } ?? ""
+                add(path, "\(port) on \(draft.host) collides with services[\(other.index)]\(otherName) on \(other.host)")
+            }
+            earlier.append(draft)
+        }
+    }
+
+    /// Whether binds on `a` and `b` (same port) would collide: equal, `0.0.0.0` against any IPv4,
+    /// or `::` against anything (it covers IPv4 too).
+    static func collide(_ a: IPAddress, _ b: IPAddress) -> Bool {
+        let a = a.unmapped, b = b.unmapped
+        if a == b { return true }
+        if a == .anyV6 || b == .anyV6 { return true }
+        if a.isIPv4 && b.isIPv4 && (a.isWildcard || b.isWildcard) { return true }
+        return false
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...64).contains(bytes.count) else { return false }
+        func isAlphanumeric(_ b: UInt8) -> Bool {
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+        }
+        guard isAlphanumeric(bytes[0]) else { return false }
+        return bytes.dropFirst().allSatisfy { isAlphanumeric($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }
+    }
+
+    // MARK: Typed readers (each records an issue and returns nil when the value is wrong)
+
+    private mutating func object(_ value: JSONValue, at path: String, expected: String) -> Fields? {
+        guard case .object(let members) = value else {
+            add(path, "expected \(expected), found \(describe(value))")
+            return nil
+        }
+        return Fields(prefix: path == "top level" ? "" : path, members: members)
+    }
+
+    private mutating func checkKeys(_ fields: Fields, allowed: [String], at path: String) {
+        checkDuplicates(fields, at: path)
+        for member in fields.members where !allowed.contains(member.key) {
+            unknownKey(member.key, among: allowed, at: path)
+        }
+    }
+
+    private mutating func checkDuplicates(_ fields: Fields, at path: String) {
+        var seen = Set<String>()
+        for member in fields.members where !seen.insert(member.key).inserted {
+            add(path, "duplicate key \"\(member.key)\"")
+        }
+    }
+
+    private mutating func unknownKey(_ key: String, among known: [String], at path: String) {
+        let hint = Suggestion.closest(to: key, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+        add(path, "unknown key \"\(key)\"\(hint)")
+    }
+
+    private mutating func string(_ fields: Fields, _ key: String, required: Bool = false) -> String? {
+        guard let value = fields.value(key) else {
+            if required { add(fields.prefix.isEmpty ? "top level" : fields.prefix, "missing required key \"\(key)\"") }
+            return nil
+        }
+        guard case .string(let text) = value else {
+            add(fields.path(key), "expected a string, found \(describe(value))")
+            return nil
+        }
+        return text
+    }
+
+    private mutating func bool(_ fields: Fields, _ key: String) -> Bool? {
+        guard let value = fields.value(key) else { return nil }
+        guard case .bool(let flag) = value else {
+            add(fields.path(key), "expected true or false, found \(describe(value))")
+            return nil
+        }
+        return flag
+    }
+
+    private mutating func integer(_ fields: Fields, _ key: String, in range: ClosedRange<Int>, required: Bool = false) -> Int? {
+        guard let value = fields.value(key) else {
+            if required { add(fields.prefix.isEmpty ? "top level" : fields.prefix, "missing required key \"\(key)\"") }
+            return nil
+        }
+        guard case .number(let number) = value, let integer = number.integer else {
+            add(fields.path(key), "expected an integer, found \(describe(value))")
+            return nil
+        }
+        guard range.contains(integer) else {
+            if range.upperBound >= Int(Int32.max) {
+                add(fields.path(key), "\(number.text) must be at least \(range.lowerBound)")
+            } else {
+                add(fields.path(key), "\(number.text) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            return nil
+        }
+        return integer
+    }
+
+    /// A duration in seconds: a number > 0 and at most `maxSeconds`.
+    private mutating func seconds(_ fields: Fields, _ key: String) -> Double? {
+        guard let value = fields.value(key) else { return nil }
+        guard case .number(let number) = value else {
+            add(fields.path(key), "expected a number of seconds, found \(describe(value))")
+            return nil
+        }
+        guard number.double > 0 else {
+            add(fields.path(key), "\(number.text) must be greater than 0 seconds")
+            return nil
+        }
+        guard number.double <= Self.maxSeconds else {
+            add(fields.path(key), "\(number.text) is more than \(Int(Self.maxSeconds)) seconds")
+            return nil
+        }
+        return number.double
+    }
+
+    private mutating func parseHost(_ host: String, at path: String) -> IPAddress? {
+        guard let address = IPAddress(parsing: host) else {
+            add(path, "\"\(host)\" is not an IPv4 or IPv6 address or \"localhost\"")
+            return nil
+        }
+        return address
+    }
+
+    private func describe(_ value: JSONValue) -> String {
+        switch value {
+        case .array, .object: return value.typeDescription
+        default: return value.excerpt()
+        }
+    }
+
+    /// Cross-entry issues are found last; list every issue in the order of the file's entries.
+    private mutating func sortIssuesByEntry() {
+        func entryIndex(_ issue: ConfigIssue) -> Int {
+            guard issue.path.hasPrefix("services["), let close = issue.path.firstIndex(of: "]") else { return -1 }
+            return Int(issue.path[issue.path.index(issue.path.startIndex, offsetBy: 9)..<close]) ?? -1
+        }
+        issues = issues.enumerated().sorted { a, b in
+            let (ia, ib) = (entryIndex(a.element), entryIndex(b.element))
+            return ia != ib ? ia < ib : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    private mutating func add(_ path: String, _ message: String) {
+        issues.append(ConfigIssue(path, message))
+    }
+}
+
+/// An object's members with the path that names them in messages.
+struct Fields {
+    /// `services[1]`, `status`, or "" for the top level.
+    let prefix: String
+    let members: [JSONMember]
+
+    func value(_ key: String) -> JSONValue? { members.first(where: { $0.key == key })?.value }
+    func path(_ key: String) -> String { prefix.isEmpty ? key : "\(prefix).\(key)" }
+}
+
+/// "Did you mean" suggestions by edit distance.
+enum Suggestion {
+    /// The candidate closest to `word` (case-insensitive optimal string alignment distance),
+    /// if it is close enough to be a likely typo.
+    static func closest(to word: String, in candidates: [String]) -> String? {
+        let lowered = Array(word.lowercased())
+        var best: (String, Int)?
+        for candidate in candidates {
+            let distance = editDistance(lowered, Array(candidate.lowercased()))
+            let limit = max(1, min(3, candidate.count / 3))
+            if distance <= limit, best == nil || distance < best!.1 { best = (candidate, distance) }
+        }
+        return best?.0
+    }
+
+    /// Levenshtein distance that counts an adjacent transposition as one edit.
+    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var table = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { table[i][0] = i }
+        for j in 0...b.count { table[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return table[a.count][b.count]
+    }
+}

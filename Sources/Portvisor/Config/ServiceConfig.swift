@@ -1,0 +1,184 @@
+// The validated configuration: plain Sendable values, built by ConfigValidator from services.json.
+// Runtime state never mutates these; a reload builds a new PortvisorConfig and compares.
+
+/// The whole validated `services.json`.
+public struct PortvisorConfig: Sendable, Equatable {
+    /// The path the file was read from, as given (relative paths stay relative).
+    public var path: String
+    /// The status endpoint, or `nil` when the file says `"status": false`.
+    public var status: StatusEndpointConfig?
+    /// The services, in file order.
+    public var services: [ServiceConfig]
+
+    public init(path: String, status: StatusEndpointConfig?, services: [ServiceConfig]) {
+        self.path = path
+        self.status = status
+        self.services = services
+    }
+
+    /// The service named `name`, if declared.
+    public func service(named name: String) -> ServiceConfig? {
+        services.first { $0.name == name }
+    }
+}
+
+/// Where the HTTP status endpoint listens.
+public struct StatusEndpointConfig: Sendable, Equatable {
+    public static let defaultHost = "127.0.0.1"
+    public static let defaultPort = 20080
+
+    public var host: String
+    public var address: IPAddress
+    public var port: Int
+
+    public init(host: String, address: IPAddress, port: Int) {
+        self.host = host
+        self.address = address
+        self.port = port
+    }
+
+    public static let `default` = StatusEndpointConfig(
+        host: defaultHost, address: .v4(127, 0, 0, 1), port: defaultPort)
+}
+
+/// The built-in service kinds. Each has one file under Services/.
+public enum ServiceKind: String, Sendable, CaseIterable, Equatable {
+    case daytime
+    case echo
+    case sentence
+}
+
+/// One declared service, validated, with every default filled in.
+public struct ServiceConfig: Sendable, Equatable {
+    public static let defaultHost = "127.0.0.1"
+    public static let defaultMaxConnections = 512
+    public static let defaultIdleTimeout = 300.0
+
+    public var name: String
+    public var kind: ServiceKind
+    /// The host as written in the file (`"localhost"`, `"::"`, …).
+    public var host: String
+    /// The address that `host` means (`localhost` is 127.0.0.1).
+    public var address: IPAddress
+    /// The configured port; 0 lets the kernel choose.
+    public var port: Int
+    public var enabled: Bool
+    public var maxConnections: Int
+    /// Seconds without a byte in either direction before a connection is closed.
+    public var idleTimeout: Double
+    public var restart: RestartPolicy
+    public var options: KindOptions
+
+    public init(name: String, kind: ServiceKind, host: String = ServiceConfig.defaultHost,
+                address: IPAddress = .v4(127, 0, 0, 1), port: Int, enabled: Bool = true,
+                maxConnections: Int = ServiceConfig.defaultMaxConnections,
+                idleTimeout: Double = ServiceConfig.defaultIdleTimeout,
+                restart: RestartPolicy = RestartPolicy(), options: KindOptions? = nil) {
+        self.name = name
+        self.kind = kind
+        self.host = host
+        self.address = address
+        self.port = port
+        self.enabled = enabled
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+        self.restart = restart
+        self.options = options ?? KindOptions.defaults(for: kind)
+    }
+
+    /// The port's IANA range; port 0 (kernel's choice) classifies as dynamic.
+    public var range: PortRange { PortRange.classify(port) }
+}
+
+/// How a failed listener is retried (SPEC §4). Delays are seconds.
+public struct RestartPolicy: Sendable, Equatable {
+    public var initialDelay: Double
+    public var maxDelay: Double
+    /// Seconds of healthy running after which the backoff starts again from `initialDelay`.
+    public var resetAfter: Double
+    /// Consecutive restarts allowed before the service is `failed`; `nil` never gives up.
+    public var maxRestarts: Int?
+
+    public init(initialDelay: Double = 0.1, maxDelay: Double = 5, resetAfter: Double = 10, maxRestarts: Int? = nil) {
+        self.initialDelay = initialDelay
+        self.maxDelay = maxDelay
+        self.resetAfter = resetAfter
+        self.maxRestarts = maxRestarts
+    }
+}
+
+/// The options that belong to one kind.
+public enum KindOptions: Sendable, Equatable {
+    case daytime(DaytimeOptions)
+    case echo(EchoOptions)
+    case sentence(SentenceOptions)
+
+    public static func defaults(for kind: ServiceKind) -> KindOptions {
+        switch kind {
+        case .daytime: return .daytime(DaytimeOptions())
+        case .echo: return .echo(EchoOptions())
+        case .sentence: return .sentence(SentenceOptions())
+        }
+    }
+}
+
+public struct DaytimeOptions: Sendable, Equatable {
+    public var format: DaytimeFormat
+    public var timeZone: DaytimeZone
+    public init(format: DaytimeFormat = .iso8601, timeZone: DaytimeZone = .utc) {
+        self.format = format
+        self.timeZone = timeZone
+    }
+}
+
+/// How a daytime service writes the time.
+public enum DaytimeFormat: Sendable, Equatable {
+    /// `2026-11-25T13:02:02Z`, or with the zone's offset (`+01:00`) outside UTC.
+    case iso8601
+    /// `Wednesday, November 25, 2026 13:02:02-UTC`.
+    case rfc867
+    /// `Wed, 25 Nov 2026 13:02:02 +0000`.
+    case rfc2822
+    /// A strftime(3) pattern; it contains at least one `%`.
+    case strftime(String)
+}
+
+/// The zone a daytime service reports the time in.
+public enum DaytimeZone: Sendable, Equatable {
+    case utc
+    /// The machine's zone (`$TZ`, else `/etc/localtime`).
+    case local
+    /// An IANA zone name such as `Europe/Paris`.
+    case named(String)
+}
+
+public struct EchoOptions: Sendable, Equatable {
+    public static let defaultMaxBufferedBytes = 65536
+    /// Echo bytes pending for one connection before the server stops reading from it.
+    public var maxBufferedBytes: Int
+    public init(maxBufferedBytes: Int = EchoOptions.defaultMaxBufferedBytes) {
+        self.maxBufferedBytes = maxBufferedBytes
+    }
+}
+
+public struct SentenceOptions: Sendable, Equatable {
+    public static let builtInSentence = "Every connection deserves a complete sentence."
+    public static let defaultAckTimeout = 10.0
+    public static let defaultMaxAckBytes = 1024
+    public static let maxSentenceBytes = 1000
+
+    /// Served round-robin, one per connection; never empty.
+    public var sentences: [String]
+    /// Seconds from accept within which the acknowledgement line must arrive (a total deadline).
+    public var ackTimeout: Double
+    /// Most bytes of the acknowledgement line, its terminator included.
+    public var maxAckBytes: Int
+
+    public init(sentences: [String] = [SentenceOptions.builtInSentence],
+                ackTimeout: Double = SentenceOptions.defaultAckTimeout,
+                maxAckBytes: Int = SentenceOptions.defaultMaxAckBytes) {
+        self.sentences = sentences
+        self.ackTimeout = ackTimeout
+        self.maxAckBytes = maxAckBytes
+    }
+}

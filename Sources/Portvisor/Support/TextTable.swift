@@ -1,0 +1,29 @@
+// Left-aligned plain-text tables for the command line (`check`, `status`, `run`'s start-up table).
+
+/// Rows of cells printed in aligned columns, two spaces apart, with an upper-case header.
+public struct TextTable {
+    public var header: [String]
+    public var rows: [[String]] = []
+
+    public init(_ header: [String]) { self.header = header }
+
+    public mutating func add(_ row: [String]) { rows.append(row) }
+
+    /// The table as lines joined by "\n" (no trailing newline); trailing spaces trimmed.
+    public func render(indent: String = "") -> String {
+        let all = [header] + rows
+        var widths = [Int](repeating: 0, count: header.count)
+        for row in all {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+        }
+        return all.map { row in
+            var line = indent
+            for (i, cell) in row.enumerated() {
+                line += cell
+                if i < row.count - 1 { line += String(repeating: " ", count: widths[i] - cell.count + 2) }
+            }
+            while line.hasSuffix(" ") { line.removeLast() }
+            return line
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,68 @@
+// Every system call goes through here: EINTR is retried, EAGAIN becomes `.wouldBlock`,
+// any other errno becomes a SystemError naming the call. Nothing above this layer reads errno.
+import CPortvisor
+import Glibc
+
+/// The outcome of a non-blocking read or write.
+public enum IOResult: Equatable, Sendable {
+    /// This many bytes moved (0 on a read means end of file).
+    case done(Int)
+    /// The descriptor is not ready (EAGAIN / EWOULDBLOCK).
+    case wouldBlock
+}
+
+public enum Syscall {
+    /// Runs `body` until it returns something other than -1 with EINTR; throws on any other error.
+    @inline(__always)
+    public static func retrying(_ call: String, _ body: () -> Int32) throws(SystemError) -> Int32 {
+        while true {
+            let result = body()
+            if result != -1 { return result }
+            let code = cp_errno()
+            if code == EINTR { continue }
+            throw SystemError(call, errno: code)
+        }
+    }
+
+    /// Like `retrying` but maps EAGAIN to `.wouldBlock`.
+    @inline(__always)
+    public static func nonBlocking(_ call: String, _ body: () -> Int) throws(SystemError) -> IOResult {
+        while true {
+            let result = body()
+            if result >= 0 { return .done(result) }
+            let code = cp_errno()
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
+            throw SystemError(call, errno: code)
+        }
+    }
+
+    /// read(2) into `buffer`.
+    @inline(__always)
+    public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult {
+        try nonBlocking("read") { Glibc.read(fd, buffer, count) }
+    }
+
+    /// write(2) from `buffer`. SIGPIPE is ignored process-wide, so a closed peer is EPIPE here.
+    @inline(__always)
+    public static func write(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) throws(SystemError) -> IOResult {
+        try nonBlocking("write") { Glibc.write(fd, buffer, count) }
+    }
+
+    /// close(2). On Linux the descriptor is gone even when close reports EINTR, so never retry.
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// Ignores SIGPIPE for the whole process: writes to a closed socket fail with EPIPE instead.
+    public static func ignoreSIGPIPE() {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// The current value of a resource limit (soft, hard).
+    public static func fileLimit() -> (soft: UInt64, hard: UInt64) {
+        var limit = rlimit()
+        _ = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
+    }
+}
