@@ -6,6 +6,12 @@ int cp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
     return accept4(fd, address, length, flags);
 }
 
+int cp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+int cp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
 int cp_errno(void) { return errno; }
 
 int cp_epoll_ctl(int epfd, int op, int fd, unsigned int events, unsigned long long token) {

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -16,6 +17,12 @@
 
 /// accept4(2): Glibc's module hides it behind _GNU_SOURCE.
 int cp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+
+/// pipe2(2), also behind _GNU_SOURCE.
+int cp_pipe2(int fds[2], int flags);
+
+/// posix_spawn_file_actions_addchdir_np, for starting a child in another directory.
+int cp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
 /// The calling thread's errno, read at once after a failed call.
 int cp_errno(void);

@@ -12,7 +12,8 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { "\(path): \(message)" }
+    /// `path: message`, or just the message for a problem with the whole file (empty path).
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
 }
 
 /// Why a config file could not be loaded.

@@ -29,7 +29,7 @@ public enum ConfigLoader {
             case .readFailed(let system):
                 throw .unreadable(file: path, reason: "cannot read: \(system.reason)")
             case .tooLarge(let size):
-                throw .invalid(file: path, issues: [ConfigIssue("file", "\(size) bytes is larger than the limit of 1 MiB (\(maxFileSize) bytes)")])
+                throw tooLarge(size, path: path)
             }
         }
         return try parse(bytes, path: path)
@@ -38,22 +38,24 @@ public enum ConfigLoader {
     /// Validates file contents already read; `path` names the file in messages.
     public static func parse(_ bytes: [UInt8], path: String) throws(ConfigError) -> PortvisorConfig {
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
-            throw .invalid(file: path, issues: [ConfigIssue("file", bytes.isEmpty ? "the file is empty" : "the file holds only whitespace")])
+            throw .invalid(file: path, issues: [ConfigIssue("", bytes.isEmpty ? "the file is empty" : "the file holds only whitespace")])
         }
-        if bytes.count > maxFileSize {
-            throw .invalid(file: path, issues: [ConfigIssue("file", "\(bytes.count) bytes is larger than the limit of 1 MiB (\(maxFileSize) bytes)")])
-        }
+        if bytes.count > maxFileSize { throw tooLarge(bytes.count, path: path) }
         let root: JSONValue
         do {
             root = try JSONParser.parse(bytes)
         } catch {
-            throw .invalid(file: path, issues: [ConfigIssue("not valid JSON", error.description)])
+            throw .invalid(file: path, issues: [ConfigIssue("", "not valid JSON: \(error.description)")])
         }
         var validator = ConfigValidator()
         guard let config = validator.validate(root, path: path) else {
             throw .invalid(file: path, issues: validator.issues)
         }
         return config
+    }
+
+    static func tooLarge(_ size: Int, path: String) -> ConfigError {
+        .invalid(file: path, issues: [ConfigIssue("", "the file is \(size) bytes, larger than the 1 MiB limit (\(maxFileSize) bytes)")])
     }
 
     /// The absolute form of `path` (for status and `check --json`).
