@@ -1,6 +1,8 @@
 // Thin C wrappers for CPortvisor.h; each forwards to one system call.
 #define _GNU_SOURCE
 #include "CPortvisor.h"
+#include <pthread.h>
+#include <stdio.h>
 
 int cp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
     return accept4(fd, address, length, flags);
@@ -10,6 +12,12 @@ int cp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 
 int cp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+void cp_set_thread_name(const char *name) {
+    char truncated[16];
+    snprintf(truncated, sizeof truncated, "%s", name);
+    pthread_setname_np(pthread_self(), truncated);
 }
 
 int cp_errno(void) { return errno; }

@@ -24,6 +24,9 @@ int cp_pipe2(int fds[2], int flags);
 /// posix_spawn_file_actions_addchdir_np, for starting a child in another directory.
 int cp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
+/// Names the calling thread (shown by `top -H`, `ps -L`); at most 15 bytes are kept.
+void cp_set_thread_name(const char *name);
+
 /// The calling thread's errno, read at once after a failed call.
 int cp_errno(void);
 

@@ -1,3 +1,2 @@
-enum RunCommand { static func run(_ parsed: ParsedArguments) -> Int32 { 70 } }
 enum StatusCommand { static func run(_ parsed: ParsedArguments) -> Int32 { 70 } }
 enum ConnectCommand { static func run(_ parsed: ParsedArguments) -> Int32 { 70 } }

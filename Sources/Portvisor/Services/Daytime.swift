@@ -1,0 +1,86 @@
+// daytime (RFC 867): on accept, one line with the time and CRLF, then close. The line is
+// formatted at most once per second per worker (DaytimeClock caches it).
+import Foundation
+import Glibc
+
+/// Formats the time as a daytime service's options say. Pure: give it a time, get the text.
+public struct DaytimeFormatter: Sendable {
+    public let options: DaytimeOptions
+    private let zone: TimeZone?
+
+    public init(_ options: DaytimeOptions) {
+        self.options = options
+        switch options.timeZone {
+        case .utc: zone = nil
+        case .local: zone = TimeZone.current
+        case .named(let name): zone = TimeZone(identifier: name)
+        }
+    }
+
+    /// The zone's offset from UTC in seconds and its abbreviation at `time`.
+    func zoneInfo(at seconds: Int64) -> (offset: Int, abbreviation: String) {
+        guard let zone else { return (0, "UTC") }
+        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+        let offset = zone.secondsFromGMT(for: date)
+        return (offset, zone.abbreviation(for: date) ?? Self.numericOffset(offset, colon: false))
+    }
+
+    /// The formatted time, without the line ending.
+    public func string(at time: WallTime) -> String {
+        let (offset, abbreviation) = zoneInfo(at: time.seconds)
+        switch options.format {
+        case .iso8601:
+            let suffix = (zone == nil) ? "Z" : Self.numericOffset(offset, colon: true)
+            return strftime("%Y-%m-%dT%H:%M:%S", time.seconds, offset, abbreviation) + suffix
+        case .rfc867:
+            return strftime("%A, %B %-d, %Y %H:%M:%S-%Z", time.seconds, offset, abbreviation)
+        case .rfc2822:
+            return strftime("%a, %d %b %Y %H:%M:%S %z", time.seconds, offset, abbreviation)
+        case .strftime(let pattern):
+            return strftime(pattern, time.seconds, offset, abbreviation)
+        }
+    }
+
+    /// The line a client receives: the time, CR, LF.
+    public func line(at time: WallTime) -> [UInt8] { Array((string(at: time) + "\r\n").utf8) }
+
+    /// `+01:00` / `-0530`.
+    static func numericOffset(_ offset: Int, colon: Bool) -> String {
+        let sign = offset < 0 ? "-" : "+"
+        let hours = abs(offset) / 3600, minutes = abs(offset) % 3600 / 60
+        let h = hours < 10 ? "0\(hours)" : "\(hours)", m = minutes < 10 ? "0\(minutes)" : "\(minutes)"
+        return sign + h + (colon ? ":" : "") + m
+    }
+
+    /// strftime(3) in the C locale on the broken-down local time of the zone.
+    private func strftime(_ pattern: String, _ seconds: Int64, _ offset: Int, _ abbreviation: String) -> String {
+        var shifted = time_t(seconds + Int64(offset))
+        var parts = tm()
+        gmtime_r(&shifted, &parts)
+        parts.tm_gmtoff = offset
+        var buffer = [CChar](repeating: 0, count: 1024)
+        let count = abbreviation.withCString { zoneName -> Int in
+            parts.tm_zone = zoneName
+            return Glibc.strftime(&buffer, buffer.count, pattern, &parts)
+        }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A per-worker cache of the daytime line for the current second. Loop-thread only.
+public struct DaytimeClock {
+    public let formatter: DaytimeFormatter
+    private var cachedSecond: Int64 = .min
+    private var cachedLine: [UInt8] = []
+
+    public init(_ options: DaytimeOptions) { formatter = DaytimeFormatter(options) }
+
+    /// The line for `time`, formatted at most once per second.
+    public mutating func line(at time: WallTime) -> [UInt8] {
+        if time.seconds != cachedSecond {
+            cachedSecond = time.seconds
+            cachedLine = formatter.line(at: time)
+        }
+        return cachedLine
+    }
+}

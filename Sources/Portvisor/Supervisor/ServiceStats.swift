@@ -1,0 +1,93 @@
+// A service's live statistics, shared between its worker thread (the only writer) and the
+// status endpoint (a reader). Counters are atomics; the listener's state sits behind a Mutex.
+// The list of live connections is not here: the worker builds it on request (see ServiceWorker).
+import Synchronization
+
+/// A service's lifecycle state (SPEC §4).
+public enum ServiceState: String, Sendable, Equatable {
+    case starting, running, backoff, failed, stopped
+}
+
+/// The listener's side of a service: what status shows besides the counters.
+public struct ListenerStatus: Sendable, Equatable {
+    public var state: ServiceState = .starting
+    /// The port actually bound (differs from the config when it says 0); nil before the first bind.
+    public var boundPort: Int?
+    /// The most recent failure's reason; stays after recovery.
+    public var lastError: String?
+    public var config: ServiceConfig
+}
+
+/// Counters and state of one service. Safe from any thread.
+public final class ServiceStats: Sendable {
+    public let name: String
+    public let live = Atomic<Int>(0)
+    public let total = Atomic<Int>(0)
+    /// Connections closed at once because `maxConnections` were live.
+    public let rejected = Atomic<Int>(0)
+    public let bytesIn = Atomic<Int>(0)
+    public let bytesOut = Atomic<Int>(0)
+    /// Rebind attempts after the first bind, for the life of the process.
+    public let restarts = Atomic<Int>(0)
+    public let acknowledged = Atomic<Int>(0)
+    public let unacknowledged = Atomic<Int>(0)
+    private let listener: Mutex<ListenerStatus>
+
+    public init(config: ServiceConfig) {
+        name = config.name
+        listener = Mutex(ListenerStatus(state: config.enabled ? .starting : .stopped, config: config))
+    }
+
+    public var listenerStatus: ListenerStatus { listener.withLock { $0 } }
+
+    func update(_ change: (inout ListenerStatus) -> Void) {
+        listener.withLock { change(&$0) }
+    }
+
+    /// Adds `amount` to a counter. Relaxed: these are statistics, not synchronisation.
+    @inline(__always)
+    static func add(_ counter: borrowing Atomic<Int>, _ amount: Int) {
+        counter.wrappingAdd(amount, ordering: .relaxed)
+    }
+
+    /// The counters and state now, with `connections` as the live list (nil: not collected).
+    public func snapshot(connections: [LiveConnection]?) -> ServiceSnapshot {
+        let status = listenerStatus
+        return ServiceSnapshot(
+            config: status.config, state: status.state, boundPort: status.boundPort, lastError: status.lastError,
+            restarts: restarts.load(ordering: .relaxed), live: live.load(ordering: .relaxed),
+            total: total.load(ordering: .relaxed), rejected: rejected.load(ordering: .relaxed),
+            bytesIn: bytesIn.load(ordering: .relaxed), bytesOut: bytesOut.load(ordering: .relaxed),
+            acknowledged: acknowledged.load(ordering: .relaxed), unacknowledged: unacknowledged.load(ordering: .relaxed),
+            connections: connections)
+    }
+}
+
+/// One live connection, as status lists it.
+public struct LiveConnection: Sendable, Equatable {
+    public var peer: SocketAddress
+    public var since: WallTime
+    public var bytesIn: Int
+    public var bytesOut: Int
+}
+
+/// Everything status reports about one service at one moment.
+public struct ServiceSnapshot: Sendable {
+    public var config: ServiceConfig
+    public var state: ServiceState
+    public var boundPort: Int?
+    public var lastError: String?
+    public var restarts: Int
+    public var live: Int
+    public var total: Int
+    public var rejected: Int
+    public var bytesIn: Int
+    public var bytesOut: Int
+    public var acknowledged: Int
+    public var unacknowledged: Int
+    /// The live connections, when they were collected.
+    public var connections: [LiveConnection]?
+
+    /// The port to show: the bound one, else the configured one.
+    public var port: Int { boundPort ?? config.port }
+}

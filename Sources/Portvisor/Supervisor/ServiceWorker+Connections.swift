@@ -1,0 +1,341 @@
+// Connection I/O on a worker thread: what each kind does on accept, on readable, on writable,
+// and at its deadline. One shared read buffer per worker; an output buffer only while a write
+// is incomplete. Reads are bounded so an echo never holds more than maxBufferedBytes.
+import Glibc
+
+extension ServiceWorker {
+    // MARK: Accept
+
+    /// A new connection from `peer`: apply maxConnections, then start the kind's protocol.
+    func accepted(_ fd: Int32, peer: SocketAddress) {
+        if connections.live >= profile.config.maxConnections {
+            Syscall.close(fd)
+            ServiceStats.add(stats.rejected, 1)
+            logRejection(peer)
+            return
+        }
+        ServiceStats.add(stats.total, 1)
+        let now = loop.now
+        if profile.config.kind == .daytime, let line = profile.daytime?.line(at: Clock.wall()) {
+            // The common case needs no slot at all: write the line and close.
+            if let written = try? line.withUnsafeBytes({ (raw) throws(SystemError) -> IOResult in
+                try Syscall.write(fd, raw.baseAddress!, raw.count)
+            }), case .done(let count) = written, count == line.count {
+                ServiceStats.add(stats.bytesOut, count)
+                if logger.enabled(.debug) {
+                    logger.debug(name, event: "connection-closed", "\(peer): sent \(count) B and closed",
+                                 fields: closeFields(peer: peer, duration: 0, bytesIn: 0, bytesOut: count))
+                }
+                Syscall.close(fd)
+                return
+            }
+        }
+        let slot = connections.allocate()
+        ServiceStats.add(stats.live, 1)
+        profile.connections += 1
+        let wall = Clock.wall()
+        connections.slots[slot].fd = fd
+        connections.slots[slot].profileID = profile.id
+        connections.slots[slot].peer = peer
+        connections.slots[slot].since = wall
+        connections.slots[slot].openedAt = now
+        connections.slots[slot].lastActivity = now
+        logger.debug(name, event: "connection-opened", "\(peer): connected")
+        switch profile.config.kind {
+        case .daytime:
+            connections.slots[slot].phase = .closingAfterFlush
+            var line = profile.daytime?.line(at: wall) ?? []
+            send(slot, &line)
+        case .echo:
+            connections.slots[slot].phase = .echoing
+            setInterest(slot, .readable)
+            loop.timers.schedule(slot + Self.firstConnectionTimer, at: now + profile.idleNanos)
+        case .sentence:
+            connections.slots[slot].phase = .awaitingAck
+            var line = profile.sentences?.nextLine() ?? []
+            guard send(slot, &line) else { return }
+            loop.timers.schedule(slot + Self.firstConnectionTimer, at: now + profile.ackNanos)
+        }
+    }
+
+    private func logRejection(_ peer: SocketAddress) {
+        logger.debug(name, event: "connection-rejected", "\(peer): rejected, \(connections.live) connections live (maxConnections)")
+        if loop.now - lastRejectionWarning >= 1_000_000_000 {
+            lastRejectionWarning = loop.now
+            logger.warning(name, event: "max-connections", "maxConnections (\(profile.config.maxConnections)) reached; rejecting new connections")
+        }
+    }
+
+    // MARK: Readiness
+
+    func connectionReady(_ slot: Int, _ events: IOEvents) {
+        if connections.slots[slot].output != nil && (events.contains(.writable) || events.contains(.error) || events.contains(.hangup)) {
+            guard flush(slot) else { return }
+        }
+        guard connections.slots[slot].fd >= 0 else { return }
+        if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) {
+            switch connections.slots[slot].phase {
+            case .echoing: echoReadable(slot)
+            case .awaitingAck: ackReadable(slot)
+            case .closingAfterFlush, .closed: break
+            }
+        }
+    }
+
+    /// echo: read at most what still fits under maxBufferedBytes and write it straight back.
+    private func echoReadable(_ slot: Int) {
+        let limit = profile(of: slot).maxBufferedBytes
+        let room = limit - connections.slots[slot].pendingCount
+        guard room > 0 else {
+            setInterest(slot, .writable)
+            return
+        }
+        let fd = connections.slots[slot].fd
+        let count: Int
+        do {
+            switch try Syscall.read(fd, readBuffer, min(Self.readBufferSize, room)) {
+            case .wouldBlock: return
+            case .done(let n): count = n
+            }
+        } catch {
+            closeConnection(slot, reason: error.reason)
+            return
+        }
+        if count == 0 {
+            // The client shut down its side: send what is pending, then close.
+            if connections.slots[slot].output == nil {
+                closeConnection(slot, reason: "client closed")
+            } else {
+                connections.slots[slot].phase = .closingAfterFlush
+                setInterest(slot, .writable)
+            }
+            return
+        }
+        received(slot, count)
+        if connections.slots[slot].output == nil {
+            writeOrKeep(slot, readBuffer, count)
+        } else {
+            connections.slots[slot].output!.append(readBuffer, count: count)
+            updateEchoInterest(slot)
+        }
+    }
+
+    /// sentence: look for the end of the acknowledgement line.
+    private func ackReadable(_ slot: Int) {
+        let fd = connections.slots[slot].fd
+        let count: Int
+        do {
+            switch try Syscall.read(fd, readBuffer, Self.readBufferSize) {
+            case .wouldBlock: return
+            case .done(let n): count = n
+            }
+        } catch {
+            finishSentence(slot, acknowledged: false, reason: error.reason)
+            return
+        }
+        if count == 0 {
+            finishSentence(slot, acknowledged: false, reason: "client closed before acknowledging")
+            return
+        }
+        received(slot, count)
+        var scanner = AckScanner(maxBytes: profile(of: slot).maxAckBytes, consumed: connections.slots[slot].ackConsumed)
+        let outcome = scanner.scan(UnsafeRawBufferPointer(start: readBuffer, count: count))
+        connections.slots[slot].ackConsumed = scanner.consumed
+        switch outcome {
+        case .needMore: break
+        case .acknowledged: finishSentence(slot, acknowledged: true, reason: "acknowledged")
+        case .tooLong: finishSentence(slot, acknowledged: false, reason: "acknowledgement longer than maxAckBytes")
+        }
+    }
+
+    /// Counts an acknowledged or unacknowledged sentence and closes (after the sentence is out).
+    private func finishSentence(_ slot: Int, acknowledged: Bool, reason: String) {
+        guard connections.slots[slot].phase == .awaitingAck else { return }
+        if acknowledged {
+            ServiceStats.add(stats.acknowledged, 1)
+        } else {
+            ServiceStats.add(stats.unacknowledged, 1)
+        }
+        if acknowledged && connections.slots[slot].output != nil {
+            connections.slots[slot].phase = .closingAfterFlush
+            connections.slots[slot].acknowledged = true
+            setInterest(slot, .writable)
+        } else {
+            closeConnection(slot, reason: reason)
+        }
+    }
+
+    private func received(_ slot: Int, _ count: Int) {
+        connections.slots[slot].bytesIn += count
+        connections.slots[slot].lastActivity = loop.now
+        ServiceStats.add(stats.bytesIn, count)
+    }
+
+    private func sent(_ slot: Int, _ count: Int) {
+        connections.slots[slot].bytesOut += count
+        connections.slots[slot].lastActivity = loop.now
+        ServiceStats.add(stats.bytesOut, count)
+    }
+
+    // MARK: Writing
+
+    /// Writes a greeting (daytime line, sentence); keeps what does not fit. Returns false if the
+    /// connection was closed.
+    @discardableResult
+    private func send(_ slot: Int, _ bytes: inout [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { writeOrKeep(slot, $0.baseAddress!, $0.count) }
+        return connections.slots[slot].fd >= 0
+    }
+
+    /// Writes `count` bytes; whatever the socket does not take goes to the output buffer.
+    /// A daytime connection with nothing left is closed.
+    private func writeOrKeep(_ slot: Int, _ pointer: UnsafeRawPointer, _ count: Int) {
+        var written = 0
+        do {
+            if case .done(let n) = try Syscall.write(connections.slots[slot].fd, pointer, count) { written = n }
+        } catch {
+            closeConnection(slot, reason: error.reason)
+            return
+        }
+        if written > 0 { sent(slot, written) }
+        if written < count {
+            connections.slots[slot].output = OutputBuffer(pointer + written, count: count - written)
+        }
+        afterWrite(slot)
+    }
+
+    /// Writes pending output. Returns false if the connection was closed.
+    private func flush(_ slot: Int) -> Bool {
+        guard let output = connections.slots[slot].output else { return true }
+        let fd = connections.slots[slot].fd
+        let result: IOResult
+        do {
+            result = try output.withPending { (pending) throws(SystemError) -> IOResult in
+                try Syscall.write(fd, pending.baseAddress!, pending.count)
+            }
+        } catch {
+            closeConnection(slot, reason: error.reason)
+            return false
+        }
+        if case .done(let n) = result, n > 0 {
+            sent(slot, n)
+            connections.slots[slot].output!.consume(n)
+            if connections.slots[slot].output!.isEmpty { connections.slots[slot].output = nil }
+        }
+        afterWrite(slot)
+        return connections.slots[slot].fd >= 0
+    }
+
+    /// After any write: close if done, else register for what the connection waits on.
+    private func afterWrite(_ slot: Int) {
+        let pending = connections.slots[slot].output != nil
+        switch connections.slots[slot].phase {
+        case .closingAfterFlush:
+            if pending {
+                setInterest(slot, .writable)
+                if loop.timers.deadline(of: slot + Self.firstConnectionTimer) == nil {
+                    loop.timers.schedule(slot + Self.firstConnectionTimer, at: loop.now + profile(of: slot).idleNanos)
+                }
+            } else {
+                let reason = connections.slots[slot].acknowledged ? "acknowledged" : "sent everything"
+                closeConnection(slot, reason: reason)
+            }
+        case .echoing:
+            updateEchoInterest(slot)
+        case .awaitingAck:
+            setInterest(slot, pending ? [.readable, .writable] : .readable)
+        case .closed:
+            break
+        }
+    }
+
+    /// echo: read while there is room under maxBufferedBytes; watch for writable while pending.
+    private func updateEchoInterest(_ slot: Int) {
+        let pending = connections.slots[slot].pendingCount
+        var interest: IOEvents = []
+        if pending < profile(of: slot).maxBufferedBytes { interest.insert(.readable) }
+        if pending > 0 { interest.insert(.writable) }
+        setInterest(slot, interest)
+    }
+
+    /// Registers or changes the slot's epoll interest, only when it differs.
+    private func setInterest(_ slot: Int, _ interest: IOEvents) {
+        let connection = connections.slots[slot]
+        guard !connection.registered || connection.interest != interest else { return }
+        do {
+            if connection.registered {
+                try loop.epoll.modify(connection.fd, interest, token: connections.token(slot))
+            } else {
+                try loop.epoll.add(connection.fd, interest, token: connections.token(slot))
+                connections.slots[slot].registered = true
+            }
+            connections.slots[slot].interest = interest
+        } catch {
+            closeConnection(slot, reason: "\(error)")
+        }
+    }
+
+    // MARK: Deadlines and closing
+
+    /// Idle timeout (echo, daytime) or acknowledgement deadline (sentence).
+    func connectionTimerFired(_ slot: Int) {
+        guard slot < connections.slots.count, connections.slots[slot].fd >= 0 else { return }
+        let connection = connections.slots[slot]
+        let profile = profile(of: slot)
+        if profile.config.kind == .sentence {
+            if connection.phase == .awaitingAck {
+                finishSentence(slot, acknowledged: false, reason: "no acknowledgement within ackTimeout")
+            } else {
+                closeConnection(slot, reason: "ackTimeout passed while sending")
+            }
+            return
+        }
+        let deadline = connection.lastActivity + profile.idleNanos
+        if deadline > loop.now {
+            loop.timers.schedule(slot + Self.firstConnectionTimer, at: deadline)
+        } else {
+            closeConnection(slot, reason: "idle for \(formatSeconds(profile.config.idleTimeout))")
+        }
+    }
+
+    /// Closes the connection in `slot` and frees the slot.
+    func closeConnection(_ slot: Int, reason: String) {
+        let connection = connections.slots[slot]
+        guard connection.fd >= 0 else { return }
+        Syscall.close(connection.fd)
+        loop.timers.cancel(slot + Self.firstConnectionTimer)
+        ServiceStats.add(stats.live, -1)
+        if logger.enabled(.debug) {
+            let duration = loop.now - connection.openedAt
+            logger.debug(name, event: "connection-closed",
+                         "\(connection.peer): closed after \(duration / 1_000_000) ms (in \(connection.bytesIn) B, out \(connection.bytesOut) B): \(reason)",
+                         fields: closeFields(peer: connection.peer, duration: duration, bytesIn: connection.bytesIn, bytesOut: connection.bytesOut))
+        }
+        releaseProfile(connection.profileID)
+        connections.release(slot)
+        connectionCountChanged()
+    }
+
+    func closeFields(peer: SocketAddress, duration: MonotonicNanos, bytesIn: Int, bytesOut: Int) -> [JSONMember] {
+        [JSONMember("peer", .string(peer.description)), JSONMember("durationMs", .double(Double(duration / 1000) / 1000)),
+         JSONMember("bytesIn", .int(bytesIn)), JSONMember("bytesOut", .int(bytesOut))]
+    }
+
+    // MARK: Profiles
+
+    /// The settings `slot` was accepted under.
+    @inline(__always)
+    func profile(of slot: Int) -> ServiceProfile {
+        let id = connections.slots[slot].profileID
+        return id == profile.id ? profile : retiredProfiles[id] ?? profile
+    }
+
+    private func releaseProfile(_ id: Int) {
+        if id == profile.id {
+            profile.connections -= 1
+        } else if let retired = retiredProfiles[id] {
+            retired.connections -= 1
+            if retired.connections == 0 { retiredProfiles[id] = nil }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+// TCP socket calls: listeners (non-blocking, close-on-exec, SO_REUSEADDR), accept4, connect,
+// shutdown and the options Portvisor uses. Each failure is a SystemError naming the call.
+import CPortvisor
+import Glibc
+
+public enum Socket {
+    /// The accept backlog for listeners (the kernel caps it at net.core.somaxconn).
+    public static let defaultBacklog: Int32 = 4096
+
+    /// Creates, binds and listens a TCP socket. IPv6 listeners on `::` accept IPv4 too
+    /// (IPV6_V6ONLY is set to 0 explicitly); other IPv6 addresses are IPv6-only.
+    public static func listen(on address: SocketAddress, backlog: Int32 = defaultBacklog, reusePort: Bool = false) throws(SystemError) -> Int32 {
+        let fd = socket(address.family, CP_SOCK_STREAM_NONBLOCK_CLOEXEC, 0)
+        if fd < 0 { throw SystemError("socket", errno: cp_errno()) }
+        do {
+            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, name: "setsockopt(SO_REUSEADDR)")
+            if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, name: "setsockopt(SO_REUSEPORT)") }
+            if case .v6(let value) = address.ip {
+                try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, value == 0 ? 0 : 1, name: "setsockopt(IPV6_V6ONLY)")
+            }
+            try address.withSockAddr { (pointer, length) throws(SystemError) in
+                _ = try Syscall.retrying("bind") { Glibc.bind(fd, pointer, length) }
+            }
+            _ = try Syscall.retrying("listen") { Glibc.listen(fd, backlog) }
+        } catch {
+            Syscall.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Accepts one connection as non-blocking and close-on-exec; nil when none is waiting.
+    @inline(__always)
+    public static func accept(_ listener: Int32, peer: inout SocketAddress?) throws(SystemError) -> Int32? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        while true {
+            let fd = withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { cp_accept4(listener, $0, &length, CP_SOCK_NONBLOCK_CLOEXEC) }
+            }
+            if fd >= 0 {
+                peer = withUnsafeBytes(of: &storage) { SocketAddress(storage: $0.baseAddress!) }
+                return fd
+            }
+            let code = cp_errno()
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return nil }
+            throw SystemError("accept4", errno: code)
+        }
+    }
+
+    /// The address a socket is bound to (getsockname).
+    public static func localAddress(_ fd: Int32) throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        if result != 0 { throw SystemError("getsockname", errno: cp_errno()) }
+        guard let address = withUnsafeBytes(of: &storage, { SocketAddress(storage: $0.baseAddress!) }) else {
+            throw SystemError("getsockname", errno: EAFNOSUPPORT)
+        }
+        return address
+    }
+
+    /// The pending error of a socket (SO_ERROR), 0 when none.
+    public static func pendingError(_ fd: Int32) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) != 0 { return cp_errno() }
+        return value
+    }
+
+    /// Whether `fd` is a listening stream socket (SO_ACCEPTCONN and SO_TYPE).
+    public static func isListeningStream(_ fd: Int32) -> Bool {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &length) == 0, value == CP_SOCK_STREAM else { return false }
+        length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) == 0 else { return false }
+        return value == 1
+    }
+
+    /// shutdown(2) of the write side: the peer reads end of file.
+    public static func shutdownWrite(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
+    public static func setOption(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: Int32, name: String) throws(SystemError) {
+        var value = value
+        if setsockopt(fd, level, option, &value, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            throw SystemError(name, errno: cp_errno())
+        }
+    }
+
+    /// Sets O_NONBLOCK on or off.
+    public static func setNonBlocking(_ fd: Int32, _ on: Bool) {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
+    }
+
+    /// Connects a new non-blocking TCP socket to `address`, waiting at most `timeout` seconds.
+    /// Returns the connected descriptor (non-blocking, close-on-exec).
+    public static func connect(to address: SocketAddress, timeout: Double) throws(SystemError) -> Int32 {
+        let fd = socket(address.family, CP_SOCK_STREAM_NONBLOCK_CLOEXEC, 0)
+        if fd < 0 { throw SystemError("socket", errno: cp_errno()) }
+        do throws(SystemError) {
+            let started = try address.withSockAddr { (pointer, length) throws(SystemError) -> Bool in
+                let result = Glibc.connect(fd, pointer, length)
+                if result == 0 { return true }
+                let code = cp_errno()
+                if code == EINPROGRESS || code == EINTR { return false }
+                throw SystemError("connect", errno: code)
+            }
+            if !started {
+                let deadline = Clock.monotonic() + Clock.nanos(timeout)
+                while true {
+                    let left = deadline - Clock.monotonic()
+                    if left <= 0 { throw SystemError("connect", errno: ETIMEDOUT) }
+                    var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    let ready = poll(&poller, 1, Int32(min((left + 999_999) / 1_000_000, 60_000)))
+                    if ready < 0 && cp_errno() == EINTR { continue }
+                    if ready < 0 { throw SystemError("poll", errno: cp_errno()) }
+                    if ready == 0 { continue }
+                    let error = pendingError(fd)
+                    if error != 0 { throw SystemError("connect", errno: error) }
+                    break
+                }
+            }
+        } catch {
+            Syscall.close(fd)
+            throw error
+        }
+        return fd
+    }
+}
