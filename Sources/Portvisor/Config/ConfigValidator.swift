@@ -1,6 +1,5 @@
 // Turns a parsed services.json into a PortvisorConfig, or into every problem it has.
 // Each check records a ConfigIssue and carries on, so one run reports all mistakes (SPEC §1).
-import Foundation
 
 /// Validates the JSON tree of a services.json (SPEC §1). Use `ConfigLoader` to read a file.
 public struct ConfigValidator {
@@ -179,7 +178,7 @@ public struct ConfigValidator {
                 case "UTC": options.timeZone = .utc
                 case "local": options.timeZone = .local
                 default:
-                    if TimeZone(identifier: zone) != nil, !zone.isEmpty {
+                    if ZoneRules.named(zone) != nil {
                         options.timeZone = .named(zone)
                     } else {
                         add(fields.path("timeZone"), "unknown time zone \"\(zone)\" (use \"UTC\", \"local\" or an IANA name such as \"Europe/Paris\")")

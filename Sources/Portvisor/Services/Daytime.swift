@@ -6,23 +6,23 @@ import Glibc
 /// Formats the time as a daytime service's options say. Pure: give it a time, get the text.
 public struct DaytimeFormatter: Sendable {
     public let options: DaytimeOptions
-    private let zone: TimeZone?
+    /// nil for UTC.
+    private let zone: ZoneRules?
 
     public init(_ options: DaytimeOptions) {
         self.options = options
         switch options.timeZone {
         case .utc: zone = nil
-        case .local: zone = TimeZone.current
-        case .named(let name): zone = TimeZone(identifier: name)
+        case .local: zone = ZoneRules.local(environment: ProcessInfo.processInfo.environment)
+        case .named(let name): zone = ZoneRules.named(name) ?? .utc
         }
     }
 
     /// The zone's offset from UTC in seconds and its abbreviation at `time`.
     func zoneInfo(at seconds: Int64) -> (offset: Int, abbreviation: String) {
         guard let zone else { return (0, "UTC") }
-        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
-        let offset = zone.secondsFromGMT(for: date)
-        return (offset, zone.abbreviation(for: date) ?? Self.numericOffset(offset, colon: false))
+        let type = zone.localType(at: seconds)
+        return (type.offset, type.abbreviation)
     }
 
     /// The formatted time, without the line ending.

@@ -118,7 +118,7 @@ final class ServiceWorker: EventHandler, @unchecked Sendable {
     var lastBoundPort: Int?
     /// EMFILE/ENFILE pause, doubling from 10 ms to 1 s; nil when not paused.
     var acceptPause: MonotonicNanos?
-    var lastRejectionWarning: MonotonicNanos = .min
+    var lastRejectionWarning: MonotonicNanos = -(1 << 62)
     var stopping = false
     let readBuffer: UnsafeMutableRawPointer
 
