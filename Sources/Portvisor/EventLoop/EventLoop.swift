@@ -70,7 +70,7 @@ public final class EventLoop {
 
 /// Messages from other threads to a loop: a locked array plus a wakeup.
 public final class Mailbox<Message: Sendable>: Sendable {
-    private let messages = Mutex<[Message]>([])
+    private let messages = Locked<[Message]>([])
     private let waker: EventFD
 
     public init(waking waker: EventFD) { self.waker = waker }

@@ -1,5 +1,5 @@
 // A service's live statistics, shared between its worker thread (the only writer) and the
-// status endpoint (a reader). Counters are atomics; the listener's state sits behind a Mutex.
+// status endpoint (a reader). Counters are atomics; the listener's state sits behind a lock.
 // The list of live connections is not here: the worker builds it on request (see ServiceWorker).
 import Synchronization
 
@@ -31,11 +31,11 @@ public final class ServiceStats: Sendable {
     public let restarts = Atomic<Int>(0)
     public let acknowledged = Atomic<Int>(0)
     public let unacknowledged = Atomic<Int>(0)
-    private let listener: Mutex<ListenerStatus>
+    private let listener: Locked<ListenerStatus>
 
     public init(config: ServiceConfig) {
         name = config.name
-        listener = Mutex(ListenerStatus(state: config.enabled ? .starting : .stopped, config: config))
+        listener = Locked(ListenerStatus(state: config.enabled ? .starting : .stopped, config: config))
     }
 
     public var listenerStatus: ListenerStatus { listener.withLock { $0 } }

@@ -22,7 +22,7 @@ enum WorkerCommand: Sendable {
 /// A request for a worker's live connections, answered from the worker's thread.
 final class SnapshotRequest: Sendable {
     private let done = DispatchSemaphore(value: 0)
-    private let result = Mutex<[LiveConnection]?>(nil)
+    private let result = Locked<[LiveConnection]?>(nil)
 
     func fulfil(_ connections: [LiveConnection]) {
         result.withLock { $0 = connections }

@@ -1,12 +1,12 @@
 // The supervisor: starts one worker thread per enabled service (and the status endpoint),
 // applies reloads by service name, stops everything with a drain deadline, and assembles
 // snapshots for the status endpoint. Its methods are called from the main thread (start,
-// reload, stop) and the status thread (snapshot); its state sits behind one Mutex.
+// reload, stop) and the status thread (snapshot); its state sits behind one lock.
 import Dispatch
 import Glibc
 import Synchronization
 
-/// One declared service as the supervisor tracks it. Sendable: immutable, or atomics/Mutex.
+/// One declared service as the supervisor tracks it. Sendable: immutable, or atomics and locks.
 final class ServiceHandle: Sendable {
     let stats: ServiceStats
     /// nil for a disabled service (no thread).
@@ -43,7 +43,7 @@ public final class Supervisor: Sendable {
     public let logger: Logger
     public let startedAt: WallTime
     private let startedMonotonic: MonotonicNanos
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     struct State {
         var config: PortvisorConfig
@@ -58,7 +58,7 @@ public final class Supervisor: Sendable {
         self.logger = logger
         startedAt = Clock.wall()
         startedMonotonic = Clock.monotonic()
-        state = Mutex(State(config: config))
+        state = Locked(State(config: config))
         Syscall.ignoreSIGPIPE()
     }
 
@@ -106,7 +106,7 @@ public final class Supervisor: Sendable {
 
     /// Lets a worker's exit callback find its handle (created after the worker).
     private final class HandleBox: Sendable {
-        let handle = Mutex<ServiceHandle?>(nil)
+        let handle = Locked<ServiceHandle?>(nil)
     }
 
     private func workerExited(_ box: HandleBox) {

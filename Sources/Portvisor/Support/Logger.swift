@@ -36,7 +36,7 @@ public enum LogFormat: String, Sendable {
 public final class LogSink: Sendable {
     /// The descriptor lines go to, or -1 to keep them in `captured`.
     private let fd: Int32
-    private let captured = Mutex<[String]>([])
+    private let captured = Locked<[String]>([])
 
     /// Lines written to a file descriptor (stderr for `run`).
     public init(fd: Int32) {
