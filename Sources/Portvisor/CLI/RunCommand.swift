@@ -13,9 +13,12 @@ enum RunCommand {
         case .failure(let error): return error.exitCode
         }
         let signals: SignalReceiver
+        let stopped: EventFD
         do {
-            // Before any thread starts, so every thread inherits the mask.
+            // Before any thread starts, so every thread inherits the mask; and before any
+            // service runs, so running out of descriptors later cannot stop us stopping.
             signals = try SignalReceiver([SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2])
+            stopped = try EventFD()
         } catch {
             logger.error("supervisor", event: "failed", "cannot set up signals: \(error)")
             return ExitCode.software
@@ -32,18 +35,12 @@ enum RunCommand {
             return ExitCode.software
         }
         Output.out(startupTable(supervisor.snapshot(connections: false)))
-        return superviseUntilStopped(supervisor, signals: signals, configPath: config.path, logger: logger)
+        return superviseUntilStopped(supervisor, signals: signals, stopped: stopped, configPath: config.path, logger: logger)
     }
 
-    /// The main loop: handles signals until the supervisor has stopped.
-    static func superviseUntilStopped(_ supervisor: Supervisor, signals: SignalReceiver, configPath: String, logger: Logger) -> Int32 {
-        let stopped: EventFD
-        do {
-            stopped = try EventFD()
-        } catch {
-            logger.error("supervisor", event: "failed", "cannot create an eventfd: \(error)")
-            return ExitCode.software
-        }
+    /// The main loop: handles signals until the supervisor has stopped (`stopped` is signalled).
+    static func superviseUntilStopped(_ supervisor: Supervisor, signals: SignalReceiver, stopped: EventFD,
+                                      configPath: String, logger: Logger) -> Int32 {
         var stopping = false
         while true {
             let ready = signals.wait(also: [stopped.fd], timeoutMillis: -1)
