@@ -52,7 +52,18 @@ public final class Supervisor: Sendable {
         /// Removed services whose connections are still draining (listed as stopped).
         var draining: [ServiceHandle] = []
         var stopping = false
+        /// The status endpoint's thread, when the config has one.
+        var status: StatusHandle?
     }
+
+    /// The status thread's mailbox and exit signal.
+    struct StatusHandle: Sendable {
+        let mailbox: Mailbox<StatusServerCommand>
+        let exited: DispatchSemaphore
+    }
+
+    /// What /status uses for registered names; refreshed on reload.
+    private let environment = Locked(PortEnvironment.current())
 
     public init(config: PortvisorConfig, logger: Logger) {
         self.logger = logger
@@ -76,7 +87,29 @@ public final class Supervisor: Sendable {
             handles.append(try launch(service, started: started))
         }
         state.withLock { $0.active = handles }
+        if let status = config.status { try startStatusServer(status, started: started) }
         _ = started.wait(timeout: .now() + Self.startTimeout)
+    }
+
+    /// Starts the status endpoint's thread.
+    private func startStatusServer(_ config: StatusEndpointConfig, started: DispatchGroup) throws(SystemError) {
+        let router = StatusRouter(
+            snapshot: { [weak self] connections in
+                self?.snapshot(connections: connections) ?? SupervisorSnapshot(pid: getpid(), version: CommandLineSpec.version, configPath: "",
+                                                                               startedAt: Clock.wall(), uptimeSeconds: 0, services: [])
+            },
+            environment: { [weak self] in self?.environment.withLock { $0 } ?? PortEnvironment() })
+        let exited = DispatchSemaphore(value: 0)
+        started.enter()
+        let server = try StatusServer(config: config, router: router, logger: logger,
+                                      onStarted: { started.leave() }, onExit: { exited.signal() })
+        do {
+            try server.start()
+        } catch {
+            started.leave()
+            throw error
+        }
+        state.withLock { $0.status = StatusHandle(mailbox: server.mailbox, exited: exited) }
     }
 
     /// Creates the handle for `service` and, when enabled, starts its worker thread.
@@ -173,6 +206,21 @@ public final class Supervisor: Sendable {
             }
         }
         _ = started.wait(timeout: .now() + Self.startTimeout)
+        environment.withLock { $0 = PortEnvironment.current() }
+        if newConfig.status != old.status {
+            if let status = state.withLock({ $0.status }) {
+                let done = DispatchSemaphore(value: 0)
+                status.mailbox.post(.rebind(newConfig.status, done: done))
+                _ = done.wait(timeout: .now() + 2)
+            } else if let status = newConfig.status {
+                do {
+                    try startStatusServer(status, started: started)
+                    _ = started.wait(timeout: .now() + 2)
+                } catch {
+                    logger.error("status", event: "failed", "cannot start the status endpoint: \(error)")
+                }
+            }
+        }
         let removed = oldHandles.filter { !newNames.contains($0.name) }.map(\.name)
         state.withLock { state in
             state.config = newConfig
@@ -198,6 +246,11 @@ public final class Supervisor: Sendable {
         }
         for handle in running {
             _ = handle.exitSignal.wait(timeout: .now() + drainSeconds + 5)
+        }
+        // The status endpoint answers during the drain; it goes last.
+        if let status = state.withLock({ state in defer { state.status = nil }; return state.status }) {
+            status.mailbox.post(.stop)
+            _ = status.exited.wait(timeout: .now() + 5)
         }
     }
 
