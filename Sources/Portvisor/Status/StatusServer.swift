@@ -27,6 +27,8 @@ final class StatusServer: EventHandler, @unchecked Sendable {
     private let logger: Logger
     private let onStarted: @Sendable () -> Void
     private let onExit: @Sendable () -> Void
+    /// Told the bound port after each bind (nil when not listening).
+    private let onBound: @Sendable (Int?) -> Void
 
     // Loop-thread state.
     private var config: StatusEndpointConfig?
@@ -50,7 +52,9 @@ final class StatusServer: EventHandler, @unchecked Sendable {
     }
 
     init(config: StatusEndpointConfig, router: StatusRouter, logger: Logger,
-         onStarted: @escaping @Sendable () -> Void, onExit: @escaping @Sendable () -> Void) throws(SystemError) {
+         onStarted: @escaping @Sendable () -> Void, onExit: @escaping @Sendable () -> Void,
+         onBound: @escaping @Sendable (Int?) -> Void) throws(SystemError) {
+        self.onBound = onBound
         self.config = config
         self.router = router
         self.logger = logger
@@ -98,6 +102,7 @@ final class StatusServer: EventHandler, @unchecked Sendable {
         }
         retryDelay = 0.1
         let port = (try? Socket.localAddress(listenerFD).port).map(Int.init) ?? config.port
+        onBound(port)
         logger.info("status", event: "listening", "status endpoint on http://\(Address.display(host: config.host, port: port))/status",
                     fields: [JSONMember("port", .int(port))])
     }
@@ -106,6 +111,7 @@ final class StatusServer: EventHandler, @unchecked Sendable {
         if listenerFD >= 0 {
             Syscall.close(listenerFD)
             listenerFD = -1
+            onBound(nil)
         }
     }
 

@@ -62,6 +62,12 @@ public final class Supervisor: Sendable {
         let exited: DispatchSemaphore
     }
 
+    /// The status endpoint's bound port, when it is listening.
+    private let statusPort = Locked<Int?>(nil)
+
+    /// The port the status endpoint is listening on now (the real one when the config says 0).
+    public var statusBoundPort: Int? { statusPort.withLock { $0 } }
+
     /// What /status uses for registered names; refreshed on reload.
     private let environment = Locked(PortEnvironment.current())
 
@@ -102,7 +108,8 @@ public final class Supervisor: Sendable {
         let exited = DispatchSemaphore(value: 0)
         started.enter()
         let server = try StatusServer(config: config, router: router, logger: logger,
-                                      onStarted: { started.leave() }, onExit: { exited.signal() })
+                                      onStarted: { started.leave() }, onExit: { exited.signal() },
+                                      onBound: { [weak self] port in self?.statusPort.withLock { $0 = port } })
         do {
             try server.start()
         } catch {

@@ -12,14 +12,16 @@ final class RunningPortvisor {
     let process: ChildProcess
     let jsonLogs: Bool
 
-    init(_ services: [String], status: String = "false", arguments: [String] = [], setup: String? = nil) throws {
+    /// Starts `portvisor run`; with `awaitListening`, returns once every enabled service listens.
+    init(_ services: [String], status: String = "false", arguments: [String] = [], setup: String? = nil,
+         awaitListening: Bool = true) throws {
         directory = try TempDirectory()
         configPath = try directory.write("services.json", Self.config(services, status: status))
         process = try ChildProcess.portvisor(["run", "--config", configPath] + arguments, setup: setup)
         jsonLogs = arguments.contains("json")
         let names = services.compactMap { service -> String? in
             guard let value = try? JSONParser.parse(service), case .string(let name)? = value["name"] else { return nil }
-            return value["enabled"] == .bool(false) ? nil : name
+            return value["enabled"] == .bool(false) || !awaitListening ? nil : name
         }
         for name in names {
             try process.waitForStderr(jsonLogs ? #""service":"\#(name)","event":"listening""# : " \(name): listening on ")

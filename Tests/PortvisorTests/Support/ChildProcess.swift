@@ -20,6 +20,9 @@ final class ChildProcess: @unchecked Sendable {
     private var stdoutOpen = true
     private var stderrOpen = true
     private var exitStatus: Int32?
+    /// Bytes for stdin not written yet; `pump` writes them as the pipe takes them.
+    private var pendingInput: [UInt8] = []
+    private var closeInputWhenWritten = false
 
     /// The `portvisor` executable built next to the test bundle.
     static var portvisorPath: String {
@@ -95,13 +98,31 @@ final class ChildProcess: @unchecked Sendable {
     var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 
+    /// Queues `text` for stdin; it is written while the output pipes are read, so a child
+    /// that echoes its input can never deadlock against us.
     func write(_ text: String) {
-        var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(stdinFD, $0.baseAddress, $0.count) }
+        pendingInput += Array(text.utf8)
+        flushInput()
     }
 
+    /// Closes stdin once everything queued has been written.
     func closeStdin() {
-        if stdinFD >= 0 { close(stdinFD); stdinFD = -1 }
+        closeInputWhenWritten = true
+        flushInput()
+    }
+
+    private func flushInput() {
+        guard stdinFD >= 0 else { return }
+        if !pendingInput.isEmpty {
+            _ = fcntl(stdinFD, F_SETFL, fcntl(stdinFD, F_GETFL) | O_NONBLOCK)
+            let n = pendingInput.withUnsafeBytes { Glibc.write(stdinFD, $0.baseAddress, $0.count) }
+            if n > 0 { pendingInput.removeFirst(n) }
+            if n < 0 && errno != EAGAIN && errno != EINTR { pendingInput = [] }
+        }
+        if pendingInput.isEmpty && closeInputWhenWritten {
+            close(stdinFD)
+            stdinFD = -1
+        }
     }
 
     func signal(_ signal: Int32) { kill(pid, signal) }
@@ -109,11 +130,13 @@ final class ChildProcess: @unchecked Sendable {
     /// Reads whatever is available, waiting at most `timeout` seconds for something to arrive.
     @discardableResult
     func pump(timeout: Double) -> Bool {
+        flushInput()
         var fds: [pollfd] = []
         if stdoutOpen { fds.append(pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)) }
         if stderrOpen { fds.append(pollfd(fd: stderrFD, events: Int16(POLLIN), revents: 0)) }
         if fds.isEmpty { return false }
-        let ready = poll(&fds, nfds_t(fds.count), Int32(max(0, timeout * 1000)))
+        let wait = pendingInput.isEmpty ? timeout : min(timeout, 0.01)  // come back to feed stdin
+        let ready = poll(&fds, nfds_t(fds.count), Int32(max(0, wait * 1000)))
         if ready <= 0 { return false }
         var buffer = [UInt8](repeating: 0, count: 65536)
         for entry in fds where entry.revents != 0 {

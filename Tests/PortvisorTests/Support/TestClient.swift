@@ -3,6 +3,7 @@
 import CPortvisor
 import Foundation
 import Glibc
+import Testing
 @testable import Portvisor
 
 final class TestClient {
@@ -186,4 +187,13 @@ func eventually(timeout: Double = 5, _ condition: () throws -> Bool) rethrows ->
         _ = poll(&none, 0, 10)
     }
     return try condition()
+}
+
+/// Whether two byte sequences are equal. A failed `#expect(a == b)` prints both operands, which
+/// for megabytes of payload drowns the report; this prints only where they first differ.
+func sameBytes(_ a: [UInt8], _ b: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    if a == b { return true }
+    let first = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count)
+    Issue.record("byte sequences differ: \(a.count) vs \(b.count) bytes, first difference at offset \(first)", sourceLocation: sourceLocation)
+    return false
 }

@@ -46,3 +46,32 @@ final class TestSupervisor {
         return last
     }
 }
+
+extension TestSupervisor {
+    static let statusOnLoopback = #"{ "host": "127.0.0.1", "port": 0 }"#
+
+    /// The status endpoint's bound port.
+    func statusPort() throws -> Int {
+        guard let port = supervisor.statusBoundPort else { throw TestFailure("the status endpoint is not listening") }
+        return port
+    }
+
+    /// Sends `raw` to the status endpoint and returns the whole answer.
+    func statusExchange(_ raw: String, timeout: Double = 10) throws -> String {
+        let client = try TestClient(port: statusPort())
+        try client.send(raw)
+        return try client.readToEndText(timeout: timeout)
+    }
+
+    /// GETs `path` and returns (status code, body).
+    func get(_ path: String) throws -> (Int, String) {
+        let reply = try HTTPClient.get(path, from: SocketAddress(ip: .loopbackV4, port: UInt16(statusPort())))
+        return (reply.status, reply.bodyText)
+    }
+}
+
+/// The status code of a raw HTTP answer (0 when there is none).
+func statusCode(_ answer: String) -> Int {
+    guard answer.hasPrefix("HTTP/1.1 "), answer.count >= 12 else { return 0 }
+    return Int(answer.dropFirst(9).prefix(3)) ?? 0
+}

@@ -1,0 +1,126 @@
+// The request-head parser and the router, without sockets.
+import Testing
+@testable import Portvisor
+
+@Suite struct HTTPRequestTests {
+    func parse(_ text: String) throws(HTTPRequestError) -> HTTPRequest? {
+        var head = HTTPRequestHead()
+        return try head.append(Array(text.utf8))
+    }
+
+    @Test func simpleGet() throws {
+        let request = try #require(try parse("GET /status HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n"))
+        #expect(request.method == "GET" && request.path == "/status" && request.version == "HTTP/1.1")
+        #expect(request.headers.map(\.name) == ["Host", "Accept"])
+        #expect(request.headers.map(\.value) == ["x", "*/*"])
+    }
+
+    @Test func variantsThatAreAccepted() throws {
+        #expect(try parse("HEAD /healthz HTTP/1.0\r\n\r\n")?.method == "HEAD")
+        #expect(try parse("GET /status?pretty=1 HTTP/1.1\r\n\r\n")?.path == "/status")
+        #expect(try parse("GET http://localhost:20080/metrics HTTP/1.1\r\n\r\n")?.path == "/metrics")
+        #expect(try parse("GET /status HTTP/1.1\n\n")?.path == "/status")
+        #expect(try parse("\r\nGET /status HTTP/1.1\r\n\r\n")?.path == "/status")
+        #expect(try parse("GET /status HTTP/1.1\r\nX-Empty:\r\n\r\n")?.headers.first?.value == "")
+    }
+
+    @Test func incompleteHeadWaitsForMore() throws {
+        var head = HTTPRequestHead()
+        #expect(try head.append(Array("GET /status HTTP/1.1\r\nHo".utf8)) == nil)
+        #expect(try head.append(Array("st: a\r\n\r".utf8)) == nil)
+        #expect(try head.append(Array("\n".utf8))?.path == "/status")
+    }
+
+    @Test(arguments: [
+        ("GET /status HTTP/1.1\r\nNoColonHere\r\n\r\n", "header line without a colon"),
+        ("GET /status\r\n\r\n", "request line is not \"METHOD TARGET HTTP/1.x\""),
+        ("GET  /status HTTP/1.1\r\n\r\n", "request line is not \"METHOD TARGET HTTP/1.x\""),
+        ("GET /status HTTP/2.0\r\n\r\n", "unsupported HTTP version"),
+        ("G(T /status HTTP/1.1\r\n\r\n", "invalid method"),
+        ("GET /st\u{7F}tus HTTP/1.1\r\n\r\n", "invalid request target"),
+        ("GET /status HTTP/1.1\r\nBad Name: x\r\n\r\n", "invalid header name"),
+        ("GET /status HTTP/1.1\r\nX: a\u{1}b\r\n\r\n", "invalid header value"),
+        ("\u{FF}\u{FE}\r\n\r\n", "request line is not \"METHOD TARGET HTTP/1.x\""),
+    ])
+    func malformed(text: String, reason: String) {
+        #expect(throws: HTTPRequestError.malformed(reason)) { try parse(text) }
+    }
+
+    @Test func tooManyHeaders() {
+        let headers = (0...100).map { "X-\($0): y\r\n" }.joined()
+        #expect(throws: HTTPRequestError.malformed("more than 100 headers")) { try parse("GET / HTTP/1.1\r\n\(headers)\r\n") }
+    }
+
+    @Test func headSizeLimitIncludesTheBlankLine() throws {
+        let prefix = "GET /status HTTP/1.1\r\nX: "
+        let exact = prefix + String(repeating: "a", count: 8192 - prefix.utf8.count - 4) + "\r\n\r\n"
+        #expect(exact.utf8.count == 8192)
+        #expect(try parse(exact)?.path == "/status")
+        let over = prefix + String(repeating: "a", count: 8193 - prefix.utf8.count - 4) + "\r\n\r\n"
+        #expect(throws: HTTPRequestError.headTooLarge) { try parse(over) }
+        #expect(throws: HTTPRequestError.headTooLarge) { try parse(String(repeating: "a", count: 9000)) }
+    }
+}
+
+@Suite struct StatusRouterTests {
+    static func snapshot(states: [ServiceState] = [.running, .running]) -> SupervisorSnapshot {
+        let services = states.enumerated().map { index, state in
+            ServiceSnapshot(config: ServiceConfig(name: "s\(index)", kind: index == 0 ? .echo : .sentence, port: 1000 + index),
+                            state: state, boundPort: 1000 + index, lastError: nil, restarts: 0, live: 0, total: 2, rejected: 0,
+                            bytesIn: 5, bytesOut: 6, acknowledged: 1, unacknowledged: 1, connections: [])
+        }
+        return SupervisorSnapshot(pid: 42, version: "0.1.0", configPath: "/x/services.json", startedAt: WallTime(seconds: 1_795_611_722),
+                                  uptimeSeconds: 1.5, services: services)
+    }
+
+    func router(_ states: [ServiceState] = [.running, .running]) -> StatusRouter {
+        StatusRouter(snapshot: { _ in Self.snapshot(states: states) }, environment: { PortEnvironment() })
+    }
+
+    func request(_ method: String, _ path: String) -> HTTPRequest {
+        HTTPRequest(method: method, path: path, version: "HTTP/1.1", headers: [])
+    }
+
+    @Test func unknownPathIs404WhateverTheMethod() {
+        #expect(router().route(request("GET", "/nope")).status == 404)
+        #expect(router().route(request("DELETE", "/nope")).status == 404)
+        #expect(router().route(request("GET", "/../etc/passwd")).status == 404)
+    }
+
+    @Test func otherMethodsOnKnownPathsAre405() {
+        let response = router().route(request("POST", "/status"))
+        #expect(response.status == 405)
+        #expect(response.extraHeaders == ["Allow: GET, HEAD"])
+    }
+
+    @Test func headHasTheHeadersOfGetWithoutTheBody() {
+        let get = String(decoding: router().respond(to: request("GET", "/status")), as: UTF8.self)
+        let head = String(decoding: router().respond(to: request("HEAD", "/status")), as: UTF8.self)
+        #expect(get.hasPrefix(head))
+        #expect(head.hasSuffix("\r\n\r\n"))
+        #expect(head.contains("Content-Length: \(get.utf8.count - head.utf8.count)\r\n"))
+    }
+
+    @Test func healthz() {
+        #expect(router().route(request("GET", "/healthz")) == HTTPResponse(status: 200, body: "ok\n"))
+        #expect(router([.running, .backoff]).route(request("GET", "/healthz")) == HTTPResponse(status: 503, body: "not running: s1 (backoff)\n"))
+    }
+
+    @Test func statusDocumentShape() throws {
+        let json = StatusDocument.json(Self.snapshot(), environment: PortEnvironment())
+        guard case .object(let top) = json, case .object(let supervisor)? = json["supervisor"], case .array(let services)? = json["services"] else {
+            Issue.record("bad shape"); return
+        }
+        #expect(top.map(\.key) == ["supervisor", "services"])
+        #expect(supervisor.map(\.key) == ["pid", "version", "config", "startedAt", "uptimeSeconds"])
+        #expect(json["supervisor"]?["startedAt"] == .string("2026-11-25T13:02:02Z"))
+        guard case .object(let echo) = services[0] else { Issue.record("bad service"); return }
+        #expect(echo.map(\.key) == ["name", "kind", "host", "port", "range", "registeredName", "state", "restarts", "lastError",
+                                    "connections", "bytes", "live", "enabled"])
+        #expect(services[1]["sentences"] == .fields(["acknowledged": .int(1), "unacknowledged": .int(1)]))
+    }
+
+    @Test func metricsLabelsAreEscaped() {
+        #expect(MetricsDocument.labels(["a": "x\"y\\z\nw"]) == #"{a="x\"y\\z\nw"}"#)
+    }
+}
