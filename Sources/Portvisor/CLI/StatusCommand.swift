@@ -79,7 +79,7 @@ enum StatusCommand {
             lines.append("portvisor \(text(supervisor["version"])), pid \(text(supervisor["pid"])), up \(text(supervisor["uptimeSeconds"])) s, config \(text(supervisor["config"]))")
             lines.append("")
         }
-        var table = TextTable(["SERVICE", "STATE", "ADDRESS", "RANGE", "LIVE", "TOTAL", "REJECTED", "RESTARTS", "LAST ERROR"])
+        var table = TextTable(["SERVICE", "STATE", "ADDRESS", "RANGE", "LIVE", "TOTAL", "REJECTED", "REFUSED", "RESTARTS", "LAST ERROR"])
         var live = TextTable(["SERVICE", "PEER", "SINCE", "IN", "OUT"])
         var liveCount = 0
         for service in services {
@@ -87,6 +87,7 @@ enum StatusCommand {
             let connections = service["connections"]
             table.add([name, text(service["state"]), Address.display(host: text(service["host"]), port: Int(text(service["port"])) ?? 0),
                        text(service["range"]), text(connections?["live"]), text(connections?["total"]), text(connections?["rejected"]),
+                       text(connections?["refused"]),
                        text(service["restarts"]), text(service["lastError"])])
             if case .array(let entries)? = service["live"] {
                 for entry in entries {

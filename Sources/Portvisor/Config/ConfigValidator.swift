@@ -9,7 +9,8 @@ public struct ConfigValidator {
 
     static let topLevelKeys = ["services", "status"]
     static let statusKeys = ["host", "port"]
-    static let commonServiceKeys = ["name", "kind", "port", "host", "enabled", "maxConnections", "idleTimeout", "restart"]
+    static let commonServiceKeys = ["name", "kind", "port", "host", "enabled", "maxConnections", "idleTimeout", "restart",
+                                    "allow", "deny", "maxConnectionsPerSource", "maxConnectionRatePerSource", "writeTimeout"]
     static let restartKeys = ["initialDelay", "maxDelay", "resetAfter", "maxRestarts"]
     static let kindKeys: [ServiceKind: [String]] = [
         .daytime: ["format", "timeZone"],
@@ -115,12 +116,19 @@ public struct ConfigValidator {
         let idleTimeout = seconds(fields, "idleTimeout") ?? ServiceConfig.defaultIdleTimeout
         let restart = validateRestart(fields)
         let options = kind.map { validateOptions(fields, kind: $0) }
+        let allow = cidrList(fields, "allow")
+        let deny = cidrList(fields, "deny") ?? []
+        let perSource = integer(fields, "maxConnectionsPerSource", in: 1...Int(Int32.max))
+        let rate = positiveNumber(fields, "maxConnectionRatePerSource")
+        let writeTimeout = seconds(fields, "writeTimeout") ?? ServiceConfig.defaultWriteTimeout
 
         var draft = ServiceDraft(name: name.flatMap { Self.isValidName($0) ? $0 : nil }, host: host,
                                  address: address, port: port, enabled: enabled)
         if issues.count == before, let name, let kind, let port, let address, let options {
             draft.config = ServiceConfig(name: name, kind: kind, host: host, address: address, port: port, enabled: enabled,
-                                         maxConnections: maxConnections, idleTimeout: idleTimeout, restart: restart, options: options)
+                                         maxConnections: maxConnections, idleTimeout: idleTimeout, restart: restart, options: options,
+                                         access: AccessPolicy(allow: allow, deny: deny), maxConnectionsPerSource: perSource,
+                                         maxConnectionRatePerSource: rate, writeTimeout: writeTimeout)
         }
         return draft
     }
@@ -362,6 +370,43 @@ public struct ConfigValidator {
             return nil
         }
         return number.double
+    }
+
+    /// A number > 0 (not necessarily whole), at most 1e9.
+    private mutating func positiveNumber(_ fields: Fields, _ key: String) -> Double? {
+        guard let value = fields.value(key) else { return nil }
+        guard case .number(let number) = value else {
+            add(fields.path(key), "expected a number, found \(describe(value))")
+            return nil
+        }
+        guard number.double > 0, number.double <= 1e9 else {
+            add(fields.path(key), "\(number.text) must be greater than 0 and at most 1000000000")
+            return nil
+        }
+        return number.double
+    }
+
+    /// An array of CIDR strings (`allow`, `deny`).
+    private mutating func cidrList(_ fields: Fields, _ key: String) -> [CIDR]? {
+        guard let value = fields.value(key) else { return nil }
+        let path = fields.path(key)
+        guard case .array(let items) = value else {
+            add(path, "expected an array of addresses or CIDR blocks, found \(describe(value))")
+            return nil
+        }
+        if items.isEmpty {
+            add(path, "is empty; list at least one address or block (or remove the key)")
+            return nil
+        }
+        var blocks: [CIDR] = []
+        for (index, item) in items.enumerated() {
+            guard case .string(let text) = item, let block = CIDR(parsing: text) else {
+                add("\(path)[\(index)]", "\(describe(item)) is not an address or CIDR block (e.g. \"10.0.0.0/8\", \"::1\")")
+                continue
+            }
+            blocks.append(block)
+        }
+        return blocks
     }
 
     private mutating func parseHost(_ host: String, at path: String) -> IPAddress? {

@@ -53,6 +53,7 @@ public struct ServiceConfig: Sendable, Equatable {
     public static let defaultHost = "127.0.0.1"
     public static let defaultMaxConnections = 512
     public static let defaultIdleTimeout = 300.0
+    public static let defaultWriteTimeout = 30.0
 
     public var name: String
     public var kind: ServiceKind
@@ -68,12 +69,22 @@ public struct ServiceConfig: Sendable, Equatable {
     public var idleTimeout: Double
     public var restart: RestartPolicy
     public var options: KindOptions
+    /// `allow` / `deny`.
+    public var access: AccessPolicy
+    /// Live connections per source address, when limited.
+    public var maxConnectionsPerSource: Int?
+    /// New connections per source address per second, when limited.
+    public var maxConnectionRatePerSource: Double?
+    /// Seconds pending output may make no progress before the connection is closed.
+    public var writeTimeout: Double
 
     public init(name: String, kind: ServiceKind, host: String = ServiceConfig.defaultHost,
                 address: IPAddress = .v4(127, 0, 0, 1), port: Int, enabled: Bool = true,
                 maxConnections: Int = ServiceConfig.defaultMaxConnections,
                 idleTimeout: Double = ServiceConfig.defaultIdleTimeout,
-                restart: RestartPolicy = RestartPolicy(), options: KindOptions? = nil) {
+                restart: RestartPolicy = RestartPolicy(), options: KindOptions? = nil,
+                access: AccessPolicy = AccessPolicy(), maxConnectionsPerSource: Int? = nil,
+                maxConnectionRatePerSource: Double? = nil, writeTimeout: Double = ServiceConfig.defaultWriteTimeout) {
         self.name = name
         self.kind = kind
         self.host = host
@@ -84,6 +95,10 @@ public struct ServiceConfig: Sendable, Equatable {
         self.idleTimeout = idleTimeout
         self.restart = restart
         self.options = options ?? KindOptions.defaults(for: kind)
+        self.access = access
+        self.maxConnectionsPerSource = maxConnectionsPerSource
+        self.maxConnectionRatePerSource = maxConnectionRatePerSource
+        self.writeTimeout = writeTimeout
     }
 
     /// The port's IANA range; port 0 (kernel's choice) classifies as dynamic.

@@ -70,6 +70,10 @@ struct Connection {
     var ackConsumed = 0
     /// sentence: the acknowledgement arrived (the sentence may still be flushing).
     var acknowledged = false
+    /// Counted in the worker's SourceTable (released on close).
+    var countedInSources = false
+    /// Since when pending output has made no progress (meaningful while `output` is set).
+    var writeStalledSince: MonotonicNanos = 0
     var output: OutputBuffer?
 
     var pendingCount: Int { output?.count ?? 0 }

@@ -29,7 +29,8 @@ public enum StatusDocument {
             JSONMember("state", .string(service.state.rawValue)),
             JSONMember("restarts", .int(service.restarts)),
             JSONMember("lastError", .optionalString(service.lastError)),
-            JSONMember("connections", .fields(["live": .int(service.live), "total": .int(service.total), "rejected": .int(service.rejected)])),
+            JSONMember("connections", .fields(["live": .int(service.live), "total": .int(service.total),
+                                               "rejected": .int(service.rejected), "refused": .int(service.refused)])),
             JSONMember("bytes", .fields(["in": .int(service.bytesIn), "out": .int(service.bytesOut)])),
             JSONMember("live", .array((service.connections ?? []).map { connection in
                 .fields([
@@ -43,6 +44,8 @@ public enum StatusDocument {
         if config.kind == .sentence {
             members.append(JSONMember("sentences", .fields(["acknowledged": .int(service.acknowledged), "unacknowledged": .int(service.unacknowledged)])))
         }
+        members.append(JSONMember("timeouts", .fields(["idle": .int(service.timeouts.idle), "write": .int(service.timeouts.write),
+                                                        "ack": .int(service.timeouts.ack)])))
         members.append(JSONMember("enabled", .bool(config.enabled)))
         return .object(members)
     }
@@ -91,6 +94,14 @@ public enum MetricsDocument {
         family("portvisor_connections_total", "counter", "Connections accepted and served.", perService(\.total))
         family("portvisor_connections_rejected_total", "counter", "Connections closed at once because maxConnections were open.",
                perService(\.rejected))
+        family("portvisor_connections_refused_total", "counter",
+               "Connections closed at once by allow/deny, maxConnectionsPerSource or maxConnectionRatePerSource.", perService(\.refused))
+        family("portvisor_connection_timeouts_total", "counter", "Connections closed by a deadline: idleTimeout, writeTimeout or ackTimeout.",
+               services.flatMap { service in
+                   [("idle", service.timeouts.idle), ("write", service.timeouts.write), ("ack", service.timeouts.ack)].map { reason, count in
+                       (labels(["service": service.config.name, "reason": reason]), String(count))
+                   }
+               })
         family("portvisor_received_bytes_total", "counter", "Bytes read from clients.", perService(\.bytesIn))
         family("portvisor_sent_bytes_total", "counter", "Bytes written to clients.", perService(\.bytesOut))
         family("portvisor_restarts_total", "counter", "Listener rebind attempts after the first bind.", perService(\.restarts))

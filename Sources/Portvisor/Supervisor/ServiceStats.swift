@@ -25,6 +25,12 @@ public final class ServiceStats: Sendable {
     public let total = Atomic<Int>(0)
     /// Connections closed at once because `maxConnections` were live.
     public let rejected = Atomic<Int>(0)
+    /// Connections closed at once by allow/deny, maxConnectionsPerSource or the per-source rate.
+    public let refused = Atomic<Int>(0)
+    /// Connections closed by idleTimeout, writeTimeout, or a sentence's ackTimeout.
+    public let idleTimeouts = Atomic<Int>(0)
+    public let writeTimeouts = Atomic<Int>(0)
+    public let ackTimeouts = Atomic<Int>(0)
     public let bytesIn = Atomic<Int>(0)
     public let bytesOut = Atomic<Int>(0)
     /// Rebind attempts after the first bind, for the life of the process.
@@ -57,10 +63,20 @@ public final class ServiceStats: Sendable {
             config: status.config, state: status.state, boundPort: status.boundPort, lastError: status.lastError,
             restarts: restarts.load(ordering: .relaxed), live: live.load(ordering: .relaxed),
             total: total.load(ordering: .relaxed), rejected: rejected.load(ordering: .relaxed),
+            refused: refused.load(ordering: .relaxed),
+            timeouts: Timeouts(idle: idleTimeouts.load(ordering: .relaxed), write: writeTimeouts.load(ordering: .relaxed),
+                               ack: ackTimeouts.load(ordering: .relaxed)),
             bytesIn: bytesIn.load(ordering: .relaxed), bytesOut: bytesOut.load(ordering: .relaxed),
             acknowledged: acknowledged.load(ordering: .relaxed), unacknowledged: unacknowledged.load(ordering: .relaxed),
             connections: connections)
     }
+}
+
+/// Connections closed by each deadline.
+public struct Timeouts: Sendable, Equatable {
+    public var idle = 0
+    public var write = 0
+    public var ack = 0
 }
 
 /// One live connection, as status lists it.
@@ -81,6 +97,8 @@ public struct ServiceSnapshot: Sendable {
     public var live: Int
     public var total: Int
     public var rejected: Int
+    public var refused: Int
+    public var timeouts: Timeouts
     public var bytesIn: Int
     public var bytesOut: Int
     public var acknowledged: Int

@@ -6,9 +6,27 @@ import Glibc
 extension ServiceWorker {
     // MARK: Accept
 
-    /// A new connection from `peer`: apply maxConnections, then start the kind's protocol.
+    /// A new connection from `peer`: apply allow/deny, the per-source limits and
+    /// maxConnections, then start the kind's protocol.
     func accepted(_ fd: Int32, peer: SocketAddress) {
-        if connections.live >= profile.config.maxConnections {
+        let config = profile.config
+        let source = peer.ip.unmapped
+        if !config.access.allowsEverything && !config.access.permits(source) {
+            refuse(fd, peer: peer, .access)
+            return
+        }
+        var counted = false
+        if profile.tracksSources {
+            if let refusal = sources.admit(source, now: loop.now, perSourceLimit: config.maxConnectionsPerSource,
+                                           rate: config.maxConnectionRatePerSource) {
+                refuse(fd, peer: peer, refusal)
+                return
+            }
+            counted = true
+            scheduleSourceSweep()
+        }
+        if connections.live >= config.maxConnections {
+            if counted { sources.release(source) }
             Syscall.close(fd)
             ServiceStats.add(stats.rejected, 1)
             logRejection(peer)
@@ -21,6 +39,7 @@ extension ServiceWorker {
             if let written = try? line.withUnsafeBytes({ (raw) throws(SystemError) -> IOResult in
                 try Syscall.write(fd, raw.baseAddress!, raw.count)
             }), case .done(let count) = written, count == line.count {
+                if counted { sources.release(source) }
                 ServiceStats.add(stats.bytesOut, count)
                 if logger.enabled(.debug) {
                     logger.debug(name, event: "connection-closed", "\(peer): sent \(count) B and closed",
@@ -40,6 +59,7 @@ extension ServiceWorker {
         connections.slots[slot].since = wall
         connections.slots[slot].openedAt = now
         connections.slots[slot].lastActivity = now
+        connections.slots[slot].countedInSources = counted
         logger.debug(name, event: "connection-opened", "\(peer): connected")
         switch profile.config.kind {
         case .daytime:
@@ -49,12 +69,38 @@ extension ServiceWorker {
         case .echo:
             connections.slots[slot].phase = .echoing
             setInterest(slot, .readable)
-            loop.timers.schedule(slot + Self.firstConnectionTimer, at: now + profile.idleNanos)
+            armTimer(slot)
         case .sentence:
             connections.slots[slot].phase = .awaitingAck
             var line = profile.sentences?.nextLine() ?? []
             guard send(slot, &line) else { return }
-            loop.timers.schedule(slot + Self.firstConnectionTimer, at: now + profile.ackNanos)
+            armTimer(slot)
+        }
+    }
+
+    /// Closes a connection refused by allow/deny or a per-source limit; logs it at most once per
+    /// second per source.
+    private func refuse(_ fd: Int32, peer: SocketAddress, _ refusal: Refusal) {
+        Syscall.close(fd)
+        ServiceStats.add(stats.refused, 1)
+        let source = peer.ip.unmapped
+        if sources.shouldLogRefusal(source, now: loop.now) {
+            logger.warning(name, event: "connection-refused", "\(source): refused: \(refusal.reason)",
+                           fields: [JSONMember("peer", .string(peer.description))])
+        }
+        scheduleSourceSweep()
+    }
+
+    private func scheduleSourceSweep() {
+        if loop.timers.deadline(of: Self.sourceSweepTimer) == nil {
+            loop.timers.schedule(Self.sourceSweepTimer, at: loop.now + 1_000_000_000)
+        }
+    }
+
+    /// Once a second while the source table has entries: forget idle sources.
+    func sweepSources() {
+        if sources.sweep(now: loop.now, rate: profile.config.maxConnectionRatePerSource) {
+            loop.timers.schedule(Self.sourceSweepTimer, at: loop.now + 1_000_000_000)
         }
     }
 
@@ -200,6 +246,8 @@ extension ServiceWorker {
         if written > 0 { sent(slot, written) }
         if written < count {
             connections.slots[slot].output = OutputBuffer(pointer + written, count: count - written)
+            connections.slots[slot].writeStalledSince = loop.now
+            armTimer(slot)
         }
         afterWrite(slot)
     }
@@ -219,6 +267,7 @@ extension ServiceWorker {
         }
         if case .done(let n) = result, n > 0 {
             sent(slot, n)
+            connections.slots[slot].writeStalledSince = loop.now
             connections.slots[slot].output!.consume(n)
             if connections.slots[slot].output!.isEmpty { connections.slots[slot].output = nil }
         }
@@ -233,9 +282,6 @@ extension ServiceWorker {
         case .closingAfterFlush:
             if pending {
                 setInterest(slot, .writable)
-                if loop.timers.deadline(of: slot + Self.firstConnectionTimer) == nil {
-                    loop.timers.schedule(slot + Self.firstConnectionTimer, at: loop.now + profile(of: slot).idleNanos)
-                }
             } else {
                 let reason = connections.slots[slot].acknowledged ? "acknowledged" : "sent everything"
                 closeConnection(slot, reason: reason)
@@ -277,24 +323,44 @@ extension ServiceWorker {
 
     // MARK: Deadlines and closing
 
-    /// Idle timeout (echo, daytime) or acknowledgement deadline (sentence).
+    /// The earliest deadline that applies to `slot`: the acknowledgement deadline (sentence) or
+    /// the idle deadline (the others), and the write deadline while output is pending.
+    func deadline(of slot: Int) -> MonotonicNanos {
+        let connection = connections.slots[slot]
+        let profile = profile(of: slot)
+        var deadline = profile.config.kind == .sentence ? connection.openedAt + profile.ackNanos : connection.lastActivity + profile.idleNanos
+        if connection.output != nil { deadline = min(deadline, connection.writeStalledSince + profile.writeNanos) }
+        return deadline
+    }
+
+    /// Sets the slot's timer to its current deadline. Activity only records timestamps; a timer
+    /// that fires early re-arms itself, so the heap is touched once per deadline, not per read.
+    func armTimer(_ slot: Int) {
+        loop.timers.schedule(slot + Self.firstConnectionTimer, at: deadline(of: slot))
+    }
+
+    /// A connection's deadline: write stalled, acknowledgement missing, or idle.
     func connectionTimerFired(_ slot: Int) {
         guard slot < connections.slots.count, connections.slots[slot].fd >= 0 else { return }
         let connection = connections.slots[slot]
         let profile = profile(of: slot)
-        if profile.config.kind == .sentence {
+        let now = loop.now
+        if connection.output != nil && now >= connection.writeStalledSince + profile.writeNanos {
+            ServiceStats.add(stats.writeTimeouts, 1)
+            if connection.phase == .awaitingAck { ServiceStats.add(stats.unacknowledged, 1) }
+            closeConnection(slot, reason: "pending output made no progress for \(formatSeconds(profile.config.writeTimeout)) (writeTimeout)")
+        } else if profile.config.kind == .sentence && now >= connection.openedAt + profile.ackNanos {
             if connection.phase == .awaitingAck {
-                finishSentence(slot, acknowledged: false, reason: "no acknowledgement within ackTimeout")
+                ServiceStats.add(stats.ackTimeouts, 1)
+                finishSentence(slot, acknowledged: false, reason: "no acknowledgement within \(formatSeconds(Double(profile.ackNanos) / 1e9)) (ackTimeout)")
             } else {
                 closeConnection(slot, reason: "ackTimeout passed while sending")
             }
-            return
-        }
-        let deadline = connection.lastActivity + profile.idleNanos
-        if deadline > loop.now {
-            loop.timers.schedule(slot + Self.firstConnectionTimer, at: deadline)
+        } else if profile.config.kind != .sentence && now >= connection.lastActivity + profile.idleNanos {
+            ServiceStats.add(stats.idleTimeouts, 1)
+            closeConnection(slot, reason: "idle for \(formatSeconds(profile.config.idleTimeout)) (idleTimeout)")
         } else {
-            closeConnection(slot, reason: "idle for \(formatSeconds(profile.config.idleTimeout))")
+            armTimer(slot)
         }
     }
 
@@ -311,6 +377,7 @@ extension ServiceWorker {
                          "\(connection.peer): closed after \(duration / 1_000_000) ms (in \(connection.bytesIn) B, out \(connection.bytesOut) B): \(reason)",
                          fields: closeFields(peer: connection.peer, duration: duration, bytesIn: connection.bytesIn, bytesOut: connection.bytesOut))
         }
+        if connection.countedInSources { sources.release(connection.peer.ip.unmapped) }
         releaseProfile(connection.profileID)
         connections.release(slot)
         connectionCountChanged()

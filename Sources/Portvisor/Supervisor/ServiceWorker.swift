@@ -42,7 +42,10 @@ final class ServiceProfile {
     let id: Int
     let config: ServiceConfig
     let idleNanos: MonotonicNanos
+    let writeNanos: MonotonicNanos
     let ackNanos: MonotonicNanos
+    /// Whether connections are counted per source (maxConnectionsPerSource or a rate is set).
+    let tracksSources: Bool
     let maxAckBytes: Int
     let maxBufferedBytes: Int
     var daytime: DaytimeClock?
@@ -54,6 +57,8 @@ final class ServiceProfile {
         self.id = id
         self.config = config
         idleNanos = Clock.nanos(config.idleTimeout)
+        writeNanos = Clock.nanos(config.writeTimeout)
+        tracksSources = config.maxConnectionsPerSource != nil || config.maxConnectionRatePerSource != nil
         var ack = SentenceOptions.defaultAckTimeout, maxAck = SentenceOptions.defaultMaxAckBytes
         var maxBuffered = EchoOptions.defaultMaxBufferedBytes
         switch config.options {
@@ -88,10 +93,12 @@ final class ServiceWorker: EventHandler, @unchecked Sendable {
     // `mailbox`, `stats` and `loop.waker` (all Sendable) are used from other threads.
 
     static let listenerToken = UInt64.max - 1
-    /// Timer owners: the listener's retry/resume timer, the drain deadline, then connection slots.
+    /// Timer owners: the listener's retry/resume timer, the drain deadline, the source-table
+    /// sweep, then connection slots.
     static let listenerTimer = 0
     static let drainTimer = 1
-    static let firstConnectionTimer = 2
+    static let sourceSweepTimer = 2
+    static let firstConnectionTimer = 3
     static let readBufferSize = 65536
     static let acceptsPerWakeup = 64
 
@@ -119,6 +126,8 @@ final class ServiceWorker: EventHandler, @unchecked Sendable {
     /// EMFILE/ENFILE pause, doubling from 10 ms to 1 s; nil when not paused.
     var acceptPause: MonotonicNanos?
     var lastRejectionWarning: MonotonicNanos = -(1 << 62)
+    /// Per-source counts and rates (only filled when the profile limits sources or refuses some).
+    var sources = SourceTable()
     var stopping = false
     let readBuffer: UnsafeMutableRawPointer
 
@@ -178,6 +187,7 @@ final class ServiceWorker: EventHandler, @unchecked Sendable {
         switch owner {
         case Self.listenerTimer: listenerTimerFired()
         case Self.drainTimer: drainDeadlinePassed()
+        case Self.sourceSweepTimer: sweepSources()
         default: connectionTimerFired(owner - Self.firstConnectionTimer)
         }
     }

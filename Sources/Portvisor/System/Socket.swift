@@ -99,12 +99,18 @@ public enum Socket {
         _ = fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
     }
 
-    /// Connects a new non-blocking TCP socket to `address`, waiting at most `timeout` seconds.
-    /// Returns the connected descriptor (non-blocking, close-on-exec).
-    public static func connect(to address: SocketAddress, timeout: Double) throws(SystemError) -> Int32 {
+    /// Connects a new non-blocking TCP socket to `address`, waiting at most `timeout` seconds,
+    /// optionally from the local address `source` (port 0: any). Returns the connected
+    /// descriptor (non-blocking, close-on-exec).
+    public static func connect(to address: SocketAddress, timeout: Double, from source: SocketAddress? = nil) throws(SystemError) -> Int32 {
         let fd = socket(address.family, CP_SOCK_STREAM_NONBLOCK_CLOEXEC, 0)
         if fd < 0 { throw SystemError("socket", errno: cp_errno()) }
         do throws(SystemError) {
+            if let source {
+                try source.withSockAddr { (pointer, length) throws(SystemError) in
+                    _ = try Syscall.retrying("bind") { Glibc.bind(fd, pointer, length) }
+                }
+            }
             let started = try address.withSockAddr { (pointer, length) throws(SystemError) -> Bool in
                 let result = Glibc.connect(fd, pointer, length)
                 if result == 0 { return true }

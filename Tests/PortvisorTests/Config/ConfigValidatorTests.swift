@@ -333,6 +333,31 @@ private func load(_ json: String) throws -> PortvisorConfig {
         #expect(lines.contains("services.json: services[3].port: 20080 on 127.0.0.1 collides with the status endpoint on 127.0.0.1:20080"))
     }
 
+    @Test func accessAndSourceLimits() throws {
+        let config = try load(service(#"""
+            { "name": "e", "kind": "echo", "port": 1, "allow": ["10.0.0.0/8", "::1"], "deny": ["10.1.0.0/16"],
+              "maxConnectionsPerSource": 4, "maxConnectionRatePerSource": 2.5, "writeTimeout": 7 }
+            """#))
+        let echo = config.services[0]
+        #expect(echo.access == AccessPolicy(allow: [CIDR(parsing: "10.0.0.0/8")!, CIDR(parsing: "::1")!], deny: [CIDR(parsing: "10.1.0.0/16")!]))
+        #expect(echo.maxConnectionsPerSource == 4 && echo.maxConnectionRatePerSource == 2.5 && echo.writeTimeout == 7)
+        let defaults = try load(service(#"{ "name": "e", "kind": "echo", "port": 1 }"#)).services[0]
+        #expect(defaults.access.allowsEverything && defaults.maxConnectionsPerSource == nil && defaults.writeTimeout == 30)
+        #expect(problems(service(#"{ "name": "e", "kind": "echo", "port": 1, "allow": ["10.0.0.0/33", 5], "deny": "x" }"#)) == [
+            #"services.json: services[0].allow[0]: "10.0.0.0/33" is not an address or CIDR block (e.g. "10.0.0.0/8", "::1")"#,
+            #"services.json: services[0].allow[1]: 5 is not an address or CIDR block (e.g. "10.0.0.0/8", "::1")"#,
+            #"services.json: services[0].deny: expected an array of addresses or CIDR blocks, found "x""#,
+        ])
+        #expect(problems(service(#"{ "name": "e", "kind": "echo", "port": 1, "allow": [] }"#)) == [
+            "services.json: services[0].allow: is empty; list at least one address or block (or remove the key)",
+        ])
+        #expect(problems(service(#"{ "name": "e", "kind": "echo", "port": 1, "maxConnectionsPerSource": 0, "maxConnectionRatePerSource": 0, "writeTimeout": -1 }"#)) == [
+            "services.json: services[0].maxConnectionsPerSource: 0 must be at least 1",
+            "services.json: services[0].maxConnectionRatePerSource: 0 must be greater than 0 and at most 1000000000",
+            "services.json: services[0].writeTimeout: -1 must be greater than 0 seconds",
+        ])
+    }
+
     @Test func fileReading() throws {
         let dir = try TempDirectory()
         #expect(throws: ConfigError.unreadable(file: dir.file("missing.json"), reason: "cannot open: No such file or directory")) {

@@ -24,7 +24,7 @@ import Testing
         let echo = services[0]
         #expect(echo["name"] == .string("echo") && echo["state"] == .string("running"))
         #expect(echo["port"] == .int(try server.port("echo")))
-        #expect(echo["connections"] == .fields(["live": .int(3), "total": .int(3), "rejected": .int(0)]))
+        #expect(echo["connections"] == .fields(["live": .int(3), "total": .int(3), "rejected": .int(0), "refused": .int(0)]))
         #expect(echo["bytes"] == .fields(["in": .int(6), "out": .int(6)]))
         let peers = Set(live.compactMap { entry -> String? in if case .string(let peer)? = entry["peer"] { return peer } else { return nil } })
         let expected = Set(try clients.map { "127.0.0.1:\(try Socket.localAddress($0.fd).port)" })

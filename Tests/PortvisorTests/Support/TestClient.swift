@@ -10,10 +10,15 @@ final class TestClient {
     let fd: Int32
     private(set) var closed = false
 
-    /// Connects to 127.0.0.1:`port` (or `host`) within `timeout` seconds.
-    init(port: Int, host: String = "127.0.0.1", timeout: Double = 5) throws {
+    /// Connects to 127.0.0.1:`port` (or `host`) within `timeout` seconds, from `source` when
+    /// given (e.g. "127.0.0.2": any 127/8 address works on loopback).
+    init(port: Int, host: String = "127.0.0.1", source: String? = nil, timeout: Double = 5) throws {
         guard let ip = IPAddress(parsing: host) else { throw TestFailure("bad host \(host)") }
-        fd = try Socket.connect(to: SocketAddress(ip: ip, port: UInt16(port)), timeout: timeout)
+        let local = try source.map { text -> SocketAddress in
+            guard let address = IPAddress(parsing: text) else { throw TestFailure("bad source \(text)") }
+            return SocketAddress(ip: address, port: 0)
+        }
+        fd = try Socket.connect(to: SocketAddress(ip: ip, port: UInt16(port)), timeout: timeout, from: local)
     }
 
     deinit { close() }
