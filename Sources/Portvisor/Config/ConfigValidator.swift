@@ -10,12 +10,14 @@ public struct ConfigValidator {
     static let topLevelKeys = ["services", "status"]
     static let statusKeys = ["host", "port"]
     static let commonServiceKeys = ["name", "kind", "port", "host", "enabled", "maxConnections", "idleTimeout", "restart",
-                                    "allow", "deny", "maxConnectionsPerSource", "maxConnectionRatePerSource", "writeTimeout"]
+                                    "allow", "deny", "maxConnectionsPerSource", "maxConnectionRatePerSource", "writeTimeout",
+                                    "protocol"]
     static let restartKeys = ["initialDelay", "maxDelay", "resetAfter", "maxRestarts"]
     static let kindKeys: [ServiceKind: [String]] = [
         .daytime: ["format", "timeZone"],
         .echo: ["maxBufferedBytes"],
         .sentence: ["sentence", "sentences", "ackTimeout", "maxAckBytes"],
+        .qotd: ["quotes"],
     ]
 
     private(set) var issues: [ConfigIssue] = []
@@ -85,6 +87,7 @@ public struct ConfigValidator {
         var address: IPAddress?
         var port: Int?
         var enabled: Bool
+        var transport: TransportProtocol
         var config: ServiceConfig?
     }
 
@@ -121,14 +124,25 @@ public struct ConfigValidator {
         let perSource = integer(fields, "maxConnectionsPerSource", in: 1...Int(Int32.max))
         let rate = positiveNumber(fields, "maxConnectionRatePerSource")
         let writeTimeout = seconds(fields, "writeTimeout") ?? ServiceConfig.defaultWriteTimeout
+        var transport = TransportProtocol.tcp
+        if let name = string(fields, "protocol") {
+            if let parsed = TransportProtocol(rawValue: name) {
+                transport = parsed
+                if parsed == .udp, let kind, !kind.supportsUDP {
+                    add(fields.path("protocol"), "kind \"\(kind.rawValue)\" has no UDP form; use \"tcp\"")
+                }
+            } else {
+                add(fields.path("protocol"), "\"\(name)\" is not \"tcp\" or \"udp\"")
+            }
+        }
 
         var draft = ServiceDraft(name: name.flatMap { Self.isValidName($0) ? $0 : nil }, host: host,
-                                 address: address, port: port, enabled: enabled)
+                                 address: address, port: port, enabled: enabled, transport: transport)
         if issues.count == before, let name, let kind, let port, let address, let options {
             draft.config = ServiceConfig(name: name, kind: kind, host: host, address: address, port: port, enabled: enabled,
                                          maxConnections: maxConnections, idleTimeout: idleTimeout, restart: restart, options: options,
                                          access: AccessPolicy(allow: allow, deny: deny), maxConnectionsPerSource: perSource,
-                                         maxConnectionRatePerSource: rate, writeTimeout: writeTimeout)
+                                         maxConnectionRatePerSource: rate, writeTimeout: writeTimeout, transport: transport)
         }
         return draft
     }
@@ -136,7 +150,7 @@ public struct ConfigValidator {
     /// Unknown keys, and keys that belong to another kind.
     private mutating func checkServiceKeys(_ fields: Fields, kind: ServiceKind?, at path: String) {
         let allKindKeys = ServiceKind.allCases.flatMap { Self.kindKeys[$0] ?? [] }
-        let allowed = Self.commonServiceKeys + (kind.flatMap { Self.kindKeys[$0] } ?? allKindKeys)
+        let allowed = Self.commonServiceKeys + (kind.map { Self.kindKeys[$0] ?? [] } ?? allKindKeys)
         checkDuplicates(fields, at: path)
         for member in fields.members where !allowed.contains(member.key) {
             if let kind, let owner = ServiceKind.allCases.first(where: { Self.kindKeys[$0]?.contains(member.key) == true }) {
@@ -228,6 +242,35 @@ public struct ConfigValidator {
             options.ackTimeout = seconds(fields, "ackTimeout") ?? options.ackTimeout
             options.maxAckBytes = integer(fields, "maxAckBytes", in: 1...(1 << 20)) ?? options.maxAckBytes
             return .sentence(options)
+        case .discard: return .discard
+        case .chargen: return .chargen
+        case .time: return .time
+        case .qotd:
+            guard let value = fields.value("quotes") else {
+                add(fields.prefix, "missing required key \"quotes\" (kind qotd)")
+                return .qotd(QotdOptions(quotes: []))
+            }
+            let path = fields.path("quotes")
+            guard case .array(let items) = value else {
+                add(path, "expected an array of strings, found \(describe(value))")
+                return .qotd(QotdOptions(quotes: []))
+            }
+            if items.isEmpty { add(path, "must hold at least one quote") }
+            var quotes: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case .string(let text) = item else {
+                    add("\(path)[\(i)]", "expected a string, found \(describe(item))")
+                    continue
+                }
+                if text.isEmpty {
+                    add("\(path)[\(i)]", "is empty")
+                } else if text.utf8.count > QotdOptions.maxQuoteBytes {
+                    add("\(path)[\(i)]", "is \(text.utf8.count) bytes; a quote must be under 512")
+                } else {
+                    quotes.append(text)
+                }
+            }
+            return .qotd(QotdOptions(quotes: quotes))
         }
     }
 
@@ -254,11 +297,12 @@ public struct ConfigValidator {
         for draft in drafts where draft.enabled {
             guard let port = draft.port, port != 0, let address = draft.address else { continue }
             let path = "services[\(draft.index)].port"
-            if let status, status.port == port, Self.collide(status.address, address) {
+            if let status, draft.transport == .tcp, status.port == port, Self.collide(status.address, address) {
                 add(path, "\(port) on \(draft.host) collides with the status endpoint on \(Address.display(host: status.host, port: status.port))")
-            } else if let other = earlier.first(where: { $0.port == port && Self.collide($0.address!, address) }) {
+            } else if let other = earlier.first(where: { $0.port == port && $0.transport == draft.transport && Self.collide($0.address!, address) }) {
                 let otherName = other.name.map { " (\"\($0)\")" } ?? ""
-                add(path, "\(port) on \(draft.host) collides with services[\(other.index)]\(otherName) on \(other.host)")
+                let proto = draft.transport == .udp ? " (udp)" : ""
+                add(path, "\(port)\(proto) on \(draft.host) collides with services[\(other.index)]\(otherName) on \(other.host)")
             }
             earlier.append(draft)
         }

@@ -41,11 +41,28 @@ public struct StatusEndpointConfig: Sendable, Equatable {
         host: defaultHost, address: .v4(127, 0, 0, 1), port: defaultPort)
 }
 
-/// The built-in service kinds. Each has one file under Services/.
+/// The built-in service kinds. Each has its logic in one file under Services/.
 public enum ServiceKind: String, Sendable, CaseIterable, Equatable {
     case daytime
     case echo
     case sentence
+    /// RFC 863: read and drop.
+    case discard
+    /// RFC 864: 72-character lines of the printable ASCII characters, rotating.
+    case chargen
+    /// RFC 868: the time as four bytes, seconds since 1900, then close.
+    case time
+    /// RFC 865: a quote, then close.
+    case qotd
+
+    /// Whether the kind has a UDP form (`"protocol": "udp"`).
+    public var supportsUDP: Bool { self != .sentence }
+}
+
+/// TCP (the default) or UDP.
+public enum TransportProtocol: String, Sendable, CaseIterable, Equatable {
+    case tcp
+    case udp
 }
 
 /// One declared service, validated, with every default filled in.
@@ -77,6 +94,7 @@ public struct ServiceConfig: Sendable, Equatable {
     public var maxConnectionRatePerSource: Double?
     /// Seconds pending output may make no progress before the connection is closed.
     public var writeTimeout: Double
+    public var transport: TransportProtocol
 
     public init(name: String, kind: ServiceKind, host: String = ServiceConfig.defaultHost,
                 address: IPAddress = .v4(127, 0, 0, 1), port: Int, enabled: Bool = true,
@@ -84,7 +102,8 @@ public struct ServiceConfig: Sendable, Equatable {
                 idleTimeout: Double = ServiceConfig.defaultIdleTimeout,
                 restart: RestartPolicy = RestartPolicy(), options: KindOptions? = nil,
                 access: AccessPolicy = AccessPolicy(), maxConnectionsPerSource: Int? = nil,
-                maxConnectionRatePerSource: Double? = nil, writeTimeout: Double = ServiceConfig.defaultWriteTimeout) {
+                maxConnectionRatePerSource: Double? = nil, writeTimeout: Double = ServiceConfig.defaultWriteTimeout,
+                transport: TransportProtocol = .tcp) {
         self.name = name
         self.kind = kind
         self.host = host
@@ -99,6 +118,7 @@ public struct ServiceConfig: Sendable, Equatable {
         self.maxConnectionsPerSource = maxConnectionsPerSource
         self.maxConnectionRatePerSource = maxConnectionRatePerSource
         self.writeTimeout = writeTimeout
+        self.transport = transport
     }
 
     /// The port's IANA range; port 0 (kernel's choice) classifies as dynamic.
@@ -127,12 +147,20 @@ public enum KindOptions: Sendable, Equatable {
     case daytime(DaytimeOptions)
     case echo(EchoOptions)
     case sentence(SentenceOptions)
+    case discard
+    case chargen
+    case time
+    case qotd(QotdOptions)
 
     public static func defaults(for kind: ServiceKind) -> KindOptions {
         switch kind {
         case .daytime: return .daytime(DaytimeOptions())
         case .echo: return .echo(EchoOptions())
         case .sentence: return .sentence(SentenceOptions())
+        case .discard: return .discard
+        case .chargen: return .chargen
+        case .time: return .time
+        case .qotd: return .qotd(QotdOptions(quotes: ["Simplicity is prerequisite for reliability."]))
         }
     }
 }
@@ -174,6 +202,14 @@ public struct EchoOptions: Sendable, Equatable {
     public init(maxBufferedBytes: Int = EchoOptions.defaultMaxBufferedBytes) {
         self.maxBufferedBytes = maxBufferedBytes
     }
+}
+
+public struct QotdOptions: Sendable, Equatable {
+    /// Longest quote: RFC 865 asks for under 512 characters.
+    public static let maxQuoteBytes = 511
+    /// Served round-robin, each followed by CRLF; never empty. A quote may span lines.
+    public var quotes: [String]
+    public init(quotes: [String]) { self.quotes = quotes }
 }
 
 public struct SentenceOptions: Sendable, Equatable {

@@ -11,8 +11,13 @@ enum ConnectionPhase: UInt8 {
     case echoing
     /// sentence: the sentence is (being) sent; waiting for the acknowledgement line.
     case awaitingAck
-    /// Writing what is pending, then closing (daytime, echo after half-close, sentence after ack).
+    /// Writing what is pending, then closing (daytime, time, qotd, echo after half-close,
+    /// sentence after ack).
     case closingAfterFlush
+    /// discard: reading and dropping.
+    case discarding
+    /// chargen: writing the pattern whenever writable; input is dropped.
+    case generating
 }
 
 /// Bytes written to a socket only in part, kept until it is writable again.
@@ -68,6 +73,8 @@ struct Connection {
     var bytesOut = 0
     /// sentence: bytes of the acknowledgement line seen so far.
     var ackConsumed = 0
+    /// chargen: the offset in the character stream.
+    var chargenOffset = 0
     /// sentence: the acknowledgement arrived (the sentence may still be flushing).
     var acknowledged = false
     /// Counted in the worker's SourceTable (released on close).

@@ -34,8 +34,8 @@ extension ServiceWorker {
         }
         ServiceStats.add(stats.total, 1)
         let now = loop.now
-        if profile.config.kind == .daytime, let line = profile.daytime?.line(at: Clock.wall()) {
-            // The common case needs no slot at all: write the line and close.
+        if let line = profile.greeting(at: Clock.wall()) {
+            // The common case needs no slot at all: write the greeting and close.
             if let written = try? line.withUnsafeBytes({ (raw) throws(SystemError) -> IOResult in
                 try Syscall.write(fd, raw.baseAddress!, raw.count)
             }), case .done(let count) = written, count == line.count {
@@ -62,10 +62,19 @@ extension ServiceWorker {
         connections.slots[slot].countedInSources = counted
         logger.debug(name, event: "connection-opened", "\(peer): connected")
         switch profile.config.kind {
-        case .daytime:
+        case .daytime, .time, .qotd:
             connections.slots[slot].phase = .closingAfterFlush
-            var line = profile.daytime?.line(at: wall) ?? []
-            send(slot, &line)
+            var greeting = profile.greeting(at: wall) ?? []
+            send(slot, &greeting)
+        case .discard:
+            connections.slots[slot].phase = .discarding
+            setInterest(slot, .readable)
+            armTimer(slot)
+        case .chargen:
+            connections.slots[slot].phase = .generating
+            connections.slots[slot].writeStalledSince = now
+            setInterest(slot, [.readable, .writable])
+            armTimer(slot)
         case .echo:
             connections.slots[slot].phase = .echoing
             setInterest(slot, .readable)
@@ -118,14 +127,56 @@ extension ServiceWorker {
         if connections.slots[slot].output != nil && (events.contains(.writable) || events.contains(.error) || events.contains(.hangup)) {
             guard flush(slot) else { return }
         }
+        if connections.slots[slot].phase == .generating && events.contains(.writable) {
+            guard generate(slot) else { return }
+        }
         guard connections.slots[slot].fd >= 0 else { return }
         if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) {
             switch connections.slots[slot].phase {
             case .echoing: echoReadable(slot)
             case .awaitingAck: ackReadable(slot)
+            case .discarding, .generating: dropInput(slot)
             case .closingAfterFlush, .closed: break
             }
         }
+    }
+
+    /// discard, and chargen's input: read and drop; the client's end of file closes.
+    private func dropInput(_ slot: Int) {
+        do {
+            switch try Syscall.read(connections.slots[slot].fd, readBuffer, Self.readBufferSize) {
+            case .wouldBlock: return
+            case .done(0): closeConnection(slot, reason: "client closed")
+            case .done(let n): received(slot, n)
+            }
+        } catch {
+            closeConnection(slot, reason: error.reason)
+        }
+    }
+
+    /// chargen: write the next window of the pattern. Returns false if the connection closed.
+    private func generate(_ slot: Int) -> Bool {
+        let pattern = ChargenPattern.shared
+        let start = connections.slots[slot].chargenOffset
+        let result: Result<IOResult, SystemError> = pattern.bytes.withUnsafeBytes { raw in
+            do throws(SystemError) {
+                return .success(try Syscall.write(connections.slots[slot].fd, raw.baseAddress! + start, pattern.maxWindow))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(.done(let n)) where n > 0:
+            sent(slot, n)
+            connections.slots[slot].writeStalledSince = loop.now
+            connections.slots[slot].chargenOffset = (start + n) % ChargenPattern.cycleLength
+        case .success:
+            break
+        case .failure(let error):
+            closeConnection(slot, reason: error.reason)
+            return false
+        }
+        return true
     }
 
     /// echo: read at most what still fits under maxBufferedBytes and write it straight back.
@@ -290,7 +341,7 @@ extension ServiceWorker {
             updateEchoInterest(slot)
         case .awaitingAck:
             setInterest(slot, pending ? [.readable, .writable] : .readable)
-        case .closed:
+        case .discarding, .generating, .closed:
             break
         }
     }
@@ -329,7 +380,9 @@ extension ServiceWorker {
         let connection = connections.slots[slot]
         let profile = profile(of: slot)
         var deadline = profile.config.kind == .sentence ? connection.openedAt + profile.ackNanos : connection.lastActivity + profile.idleNanos
-        if connection.output != nil { deadline = min(deadline, connection.writeStalledSince + profile.writeNanos) }
+        if connection.output != nil || connection.phase == .generating {
+            deadline = min(deadline, connection.writeStalledSince + profile.writeNanos)
+        }
         return deadline
     }
 
@@ -345,7 +398,7 @@ extension ServiceWorker {
         let connection = connections.slots[slot]
         let profile = profile(of: slot)
         let now = loop.now
-        if connection.output != nil && now >= connection.writeStalledSince + profile.writeNanos {
+        if (connection.output != nil || connection.phase == .generating) && now >= connection.writeStalledSince + profile.writeNanos {
             ServiceStats.add(stats.writeTimeouts, 1)
             if connection.phase == .awaitingAck { ServiceStats.add(stats.unacknowledged, 1) }
             closeConnection(slot, reason: "pending output made no progress for \(formatSeconds(profile.config.writeTimeout)) (writeTimeout)")

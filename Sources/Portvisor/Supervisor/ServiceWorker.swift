@@ -50,6 +50,7 @@ final class ServiceProfile {
     let maxBufferedBytes: Int
     var daytime: DaytimeClock?
     var sentences: SentenceRotation?
+    var quotes: QuoteRotation?
     /// Live connections accepted under this profile.
     var connections = 0
 
@@ -68,10 +69,23 @@ final class ServiceProfile {
             sentences = SentenceRotation(options.sentences)
             ack = options.ackTimeout
             maxAck = options.maxAckBytes
+        case .qotd(let options): quotes = QuoteRotation(options.quotes)
+        case .discard, .chargen, .time: break
         }
         ackNanos = Clock.nanos(ack)
         maxAckBytes = maxAck
         maxBufferedBytes = maxBuffered
+    }
+
+    /// What a kind that answers once and closes (daytime, time, qotd) sends on accept; nil for
+    /// the kinds that keep talking.
+    func greeting(at time: WallTime) -> [UInt8]? {
+        switch config.kind {
+        case .daytime: return daytime?.line(at: time)
+        case .time: return TimeProtocol.bytes(unixSeconds: time.seconds)
+        case .qotd: return quotes?.nextQuote()
+        case .echo, .sentence, .discard, .chargen: return nil
+        }
     }
 }
 

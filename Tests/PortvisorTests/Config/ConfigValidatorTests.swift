@@ -144,10 +144,10 @@ private func load(_ json: String) throws -> PortvisorConfig {
 
     @Test func kinds() {
         #expect(problems(service(#"{ "name": "e", "kind": "ecko", "port": 1 }"#)) == [
-            #"services.json: services[0].kind: unknown kind "ecko" (did you mean "echo"?); known kinds: daytime, echo, sentence"#,
+            #"services.json: services[0].kind: unknown kind "ecko" (did you mean "echo"?); known kinds: daytime, echo, sentence, discard, chargen, time, qotd"#,
         ])
         #expect(problems(service(#"{ "name": "e", "kind": "http", "port": 1 }"#)) == [
-            #"services.json: services[0].kind: unknown kind "http"; known kinds: daytime, echo, sentence"#,
+            #"services.json: services[0].kind: unknown kind "http"; known kinds: daytime, echo, sentence, discard, chargen, time, qotd"#,
         ])
     }
 
