@@ -8,7 +8,7 @@ enum CheckCommand {
         case .failure(let error): return error.exitCode
         }
         let environment = PortEnvironment.current()
-        let reports = config.services.map { PortRegistry.report(port: $0.port, kind: $0.kind.rawValue, in: environment) }
+        let reports = config.services.map { PortRegistry.report(port: $0.port, kind: $0.kind.rawValue, udp: $0.transport == .udp, in: environment) }
         if parsed.has("--json") {
             Output.out(JSONWriter.pretty(json(config, reports: reports)))
         } else {
@@ -25,6 +25,7 @@ enum CheckCommand {
                 "kind": .string(service.kind.rawValue),
                 "host": .string(service.host),
                 "port": .int(service.port),
+                "protocol": .string(service.transport.rawValue),
                 "range": .string(report.range.rawValue),
                 "registeredName": .optionalString(report.registeredName),
                 "enabled": .bool(service.enabled),
@@ -50,7 +51,7 @@ enum CheckCommand {
                 notes.append(report.warnings.count == 1 ? "1 warning" : "\(report.warnings.count) warnings")
                 warnings += report.warnings.map { "warning: \(service.name): \($0)" }
             }
-            table.add([service.name, service.kind.rawValue, Address.display(host: service.host, port: service.port),
+            table.add([service.name, service.kind.rawValue, Address.display(host: service.host, port: service.port, transport: service.transport),
                        report.range.rawValue, report.registeredName ?? "-", notes.isEmpty ? "-" : notes.joined(separator: ", ")])
         }
         let enabled = config.services.filter(\.enabled).count
@@ -67,5 +68,10 @@ public enum Address {
     /// `127.0.0.1:80`, `[::1]:80`, `localhost:80`.
     public static func display(host: String, port: Int) -> String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// As `display(host:port:)`, with `/udp` after a UDP service's address.
+    public static func display(host: String, port: Int, transport: TransportProtocol) -> String {
+        display(host: host, port: port) + (transport == .udp ? "/udp" : "")
     }
 }

@@ -98,7 +98,7 @@ enum RunCommand {
     static func logPortWarnings(_ config: PortvisorConfig, logger: Logger) {
         let environment = PortEnvironment.current()
         for service in config.services where service.enabled {
-            for warning in PortRegistry.report(port: service.port, kind: service.kind.rawValue, in: environment).warnings {
+            for warning in PortRegistry.report(port: service.port, kind: service.kind.rawValue, udp: service.transport == .udp, in: environment).warnings {
                 logger.warning(service.name, event: "port-warning", warning)
             }
         }
@@ -109,7 +109,7 @@ enum RunCommand {
         var table = TextTable(["SERVICE", "KIND", "ADDRESS", "RANGE", "STATE", "NOTE"])
         for service in snapshot.services {
             table.add([service.config.name, service.config.kind.rawValue,
-                       Address.display(host: service.config.host, port: service.port),
+                       Address.display(host: service.config.host, port: service.port, transport: service.config.transport),
                        PortRange.classify(service.port).rawValue, service.state.rawValue, service.lastError ?? ""])
         }
         return table.render()

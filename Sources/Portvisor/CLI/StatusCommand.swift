@@ -85,7 +85,8 @@ enum StatusCommand {
         for service in services {
             let name = text(service["name"])
             let connections = service["connections"]
-            table.add([name, text(service["state"]), Address.display(host: text(service["host"]), port: Int(text(service["port"])) ?? 0),
+            let transport = TransportProtocol(rawValue: text(service["protocol"])) ?? .tcp
+            table.add([name, text(service["state"]), Address.display(host: text(service["host"]), port: Int(text(service["port"])) ?? 0, transport: transport),
                        text(service["range"]), text(connections?["live"]), text(connections?["total"]), text(connections?["rejected"]),
                        text(connections?["refused"]),
                        text(service["restarts"]), text(service["lastError"])])

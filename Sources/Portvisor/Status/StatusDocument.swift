@@ -18,7 +18,7 @@ public enum StatusDocument {
 
     static func service(_ service: ServiceSnapshot, environment: PortEnvironment) -> JSONValue {
         let config = service.config
-        let report = PortRegistry.report(port: service.port, kind: config.kind.rawValue, in: environment)
+        let report = PortRegistry.report(port: service.port, kind: config.kind.rawValue, udp: config.transport == .udp, in: environment)
         var members: [JSONMember] = [
             JSONMember("name", .string(config.name)),
             JSONMember("kind", .string(config.kind.rawValue)),
@@ -41,11 +41,16 @@ public enum StatusDocument {
                 ])
             })),
         ]
+        if config.transport == .udp {
+            members.append(JSONMember("datagrams", .fields(["in": .int(service.datagrams.received), "out": .int(service.datagrams.sent),
+                                                            "dropped": .int(service.datagrams.dropped)])))
+        }
         if config.kind == .sentence {
             members.append(JSONMember("sentences", .fields(["acknowledged": .int(service.acknowledged), "unacknowledged": .int(service.unacknowledged)])))
         }
         members.append(JSONMember("timeouts", .fields(["idle": .int(service.timeouts.idle), "write": .int(service.timeouts.write),
                                                         "ack": .int(service.timeouts.ack)])))
+        members.append(JSONMember("protocol", .string(config.transport.rawValue)))
         members.append(JSONMember("enabled", .bool(config.enabled)))
         return .object(members)
     }
@@ -79,8 +84,8 @@ public enum MetricsDocument {
                [("", JSONNumber(snapshot.startedAt.timeIntervalRounded).text)])
         family("portvisor_service_info", "gauge", "A declared service: kind, address and port range; always 1.",
                services.map { service in
-                   (labels(["service": service.config.name, "kind": service.config.kind.rawValue, "host": service.config.host,
-                            "port": String(service.port), "range": PortRange.classify(service.port).rawValue]), "1")
+                   (labels(["service": service.config.name, "kind": service.config.kind.rawValue, "protocol": service.config.transport.rawValue,
+                            "host": service.config.host, "port": String(service.port), "range": PortRange.classify(service.port).rawValue]), "1")
                })
         family("portvisor_up", "gauge", "1 when the service's listener is running, else 0.",
                perService { $0.state == .running ? 1 : 0 })
@@ -105,6 +110,14 @@ public enum MetricsDocument {
         family("portvisor_received_bytes_total", "counter", "Bytes read from clients.", perService(\.bytesIn))
         family("portvisor_sent_bytes_total", "counter", "Bytes written to clients.", perService(\.bytesOut))
         family("portvisor_restarts_total", "counter", "Listener rebind attempts after the first bind.", perService(\.restarts))
+        let udp = services.filter { $0.config.transport == .udp }
+        family("portvisor_datagrams_received_total", "counter", "UDP datagrams received.",
+               udp.map { (labels(["service": $0.config.name]), String($0.datagrams.received)) })
+        family("portvisor_datagrams_sent_total", "counter", "UDP datagrams answered.",
+               udp.map { (labels(["service": $0.config.name]), String($0.datagrams.sent)) })
+        family("portvisor_datagrams_dropped_total", "counter",
+               "UDP datagrams not answered: refused or looping sources, over the per-source rate, or a full send buffer.",
+               udp.map { (labels(["service": $0.config.name]), String($0.datagrams.dropped)) })
         let sentences = services.filter { $0.config.kind == .sentence }
         family("portvisor_sentences_acknowledged_total", "counter", "Sentence connections that sent their acknowledgement line.",
                sentences.map { (labels(["service": $0.config.name]), String($0.acknowledged)) })

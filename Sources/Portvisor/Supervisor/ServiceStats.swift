@@ -31,6 +31,11 @@ public final class ServiceStats: Sendable {
     public let idleTimeouts = Atomic<Int>(0)
     public let writeTimeouts = Atomic<Int>(0)
     public let ackTimeouts = Atomic<Int>(0)
+    /// UDP services: datagrams received, answered, and dropped (refused sources, looping
+    /// defences, the per-source rate, or a full send buffer).
+    public let datagramsIn = Atomic<Int>(0)
+    public let datagramsOut = Atomic<Int>(0)
+    public let datagramsDropped = Atomic<Int>(0)
     public let bytesIn = Atomic<Int>(0)
     public let bytesOut = Atomic<Int>(0)
     /// Rebind attempts after the first bind, for the life of the process.
@@ -68,8 +73,17 @@ public final class ServiceStats: Sendable {
                                ack: ackTimeouts.load(ordering: .relaxed)),
             bytesIn: bytesIn.load(ordering: .relaxed), bytesOut: bytesOut.load(ordering: .relaxed),
             acknowledged: acknowledged.load(ordering: .relaxed), unacknowledged: unacknowledged.load(ordering: .relaxed),
+            datagrams: Datagrams(received: datagramsIn.load(ordering: .relaxed), sent: datagramsOut.load(ordering: .relaxed),
+                                 dropped: datagramsDropped.load(ordering: .relaxed)),
             connections: connections)
     }
+}
+
+/// A UDP service's datagram counts.
+public struct Datagrams: Sendable, Equatable {
+    public var received = 0
+    public var sent = 0
+    public var dropped = 0
 }
 
 /// Connections closed by each deadline.
@@ -103,6 +117,7 @@ public struct ServiceSnapshot: Sendable {
     public var bytesOut: Int
     public var acknowledged: Int
     public var unacknowledged: Int
+    public var datagrams: Datagrams
     /// The live connections, when they were collected.
     public var connections: [LiveConnection]?
 

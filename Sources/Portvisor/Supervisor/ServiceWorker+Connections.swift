@@ -100,7 +100,7 @@ extension ServiceWorker {
         scheduleSourceSweep()
     }
 
-    private func scheduleSourceSweep() {
+    func scheduleSourceSweep() {
         if loop.timers.deadline(of: Self.sourceSweepTimer) == nil {
             loop.timers.schedule(Self.sourceSweepTimer, at: loop.now + 1_000_000_000)
         }

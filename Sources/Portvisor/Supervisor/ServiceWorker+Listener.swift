@@ -31,6 +31,10 @@ extension ServiceWorker {
         }
         let bound = (try? Socket.localAddress(fd).port).map(Int.init) ?? port
         lastBoundPort = bound
+        if config.transport == .udp {
+            registeredDatagramPort = UInt16(bound)
+            Self.ownDatagramPorts.withLock { _ = $0.insert(UInt16(bound)) }
+        }
         listener = .listening(fd: fd)
         listeningSince = loop.now
         acceptPause = nil
@@ -39,18 +43,23 @@ extension ServiceWorker {
             $0.boundPort = bound
         }
         let range = PortRange.classify(bound).rawValue
-        logger.info(name, event: "listening", "listening on \(Address.display(host: config.host, port: bound)) (\(range))",
+        let udp = config.transport == .udp ? "/udp" : ""
+        logger.info(name, event: "listening", "listening on \(Address.display(host: config.host, port: bound))\(udp) (\(range))",
                     fields: [JSONMember("port", .int(bound))])
         reportStarted()
     }
 
     /// Binds `port`; for a port-0 service whose old port is now taken, lets the kernel choose again.
     private func listenOrFallBack(config: ServiceConfig, port: Int) throws(SystemError) -> Int32 {
+        func bind(_ port: Int) throws(SystemError) -> Int32 {
+            let address = SocketAddress(ip: config.address, port: UInt16(port))
+            return config.transport == .udp ? try Socket.bindDatagram(on: address) : try Socket.listen(on: address)
+        }
         do {
-            return try Socket.listen(on: SocketAddress(ip: config.address, port: UInt16(port)))
+            return try bind(port)
         } catch where config.port == 0 && port != 0 && error.errno == EADDRINUSE {
             lastBoundPort = nil
-            return try Socket.listen(on: SocketAddress(ip: config.address, port: 0))
+            return try bind(0)
         }
     }
 
@@ -116,6 +125,10 @@ extension ServiceWorker {
     }
 
     func closeListener() {
+        if let port = registeredDatagramPort {
+            Self.ownDatagramPorts.withLock { _ = $0.remove(port) }
+            registeredDatagramPort = nil
+        }
         switch listener {
         case .listening(let fd), .paused(let fd):
             Syscall.close(fd)  // closing also removes it from epoll
@@ -146,6 +159,10 @@ extension ServiceWorker {
 
     func listenerReady(_ events: IOEvents) {
         guard case .listening(let fd) = listener else { return }
+        if profile.config.transport == .udp {
+            datagramsReady(fd)
+            return
+        }
         if events.contains(.error) || events.contains(.hangup) {
             let code = Socket.pendingError(fd)
             let reason = code != 0 ? "listening socket: \(SystemError.describe(errno: code)) (errno: \(code))" : "listening socket hung up"

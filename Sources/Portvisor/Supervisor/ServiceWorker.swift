@@ -142,6 +142,10 @@ final class ServiceWorker: EventHandler, @unchecked Sendable {
     var lastRejectionWarning: MonotonicNanos = -(1 << 62)
     /// Per-source counts and rates (only filled when the profile limits sources or refuses some).
     var sources = SourceTable()
+    /// UDP chargen: the pattern line the next datagram starts at.
+    var chargenDatagramLine = 0
+    /// The UDP port this worker registered in `ownDatagramPorts`, if any.
+    var registeredDatagramPort: UInt16?
     var stopping = false
     let readBuffer: UnsafeMutableRawPointer
 

@@ -60,6 +60,19 @@ public struct SourceTable {
         entries.count < Self.maxEntries ? Entry(tokens: capacity, refilledAt: now) : nil
     }
 
+    /// Takes one token from `source`'s bucket (UDP: one per datagram answered); false when the
+    /// source is over `rate`.
+    public mutating func takeToken(_ source: IPAddress, now: MonotonicNanos, rate: Double) -> Bool {
+        let capacity = max(1, rate)
+        guard var entry = entries[source] ?? newEntry(capacity: capacity, now: now) else { return true }
+        entry.tokens = min(capacity, entry.tokens + Double(now - entry.refilledAt) / 1e9 * rate)
+        entry.refilledAt = now
+        let allowed = entry.tokens >= 1
+        if allowed { entry.tokens -= 1 }
+        entries[source] = entry
+        return allowed
+    }
+
     /// A connection admitted from `source` has closed.
     public mutating func release(_ source: IPAddress) {
         guard var entry = entries[source] else { return }

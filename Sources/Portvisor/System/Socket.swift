@@ -29,6 +29,53 @@ public enum Socket {
         return fd
     }
 
+    /// Creates and binds a UDP socket (non-blocking, close-on-exec, SO_REUSEADDR; IPv6 as for
+    /// `listen`).
+    public static func bindDatagram(on address: SocketAddress) throws(SystemError) -> Int32 {
+        let fd = socket(address.family, CP_SOCK_DGRAM_NONBLOCK_CLOEXEC, 0)
+        if fd < 0 { throw SystemError("socket", errno: cp_errno()) }
+        do throws(SystemError) {
+            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, name: "setsockopt(SO_REUSEADDR)")
+            if case .v6(let value) = address.ip {
+                try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, value == 0 ? 0 : 1, name: "setsockopt(IPV6_V6ONLY)")
+            }
+            try address.withSockAddr { (pointer, length) throws(SystemError) in
+                _ = try Syscall.retrying("bind") { Glibc.bind(fd, pointer, length) }
+            }
+        } catch {
+            Syscall.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Receives one datagram into `buffer`; nil when none is waiting.
+    @inline(__always)
+    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawPointer, capacity: Int) throws(SystemError) -> (count: Int, from: SocketAddress?)? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        while true {
+            let count = withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buffer, capacity, 0, $0, &length) }
+            }
+            if count >= 0 {
+                return (count, withUnsafeBytes(of: &storage) { SocketAddress(storage: $0.baseAddress!) })
+            }
+            let code = cp_errno()
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return nil }
+            throw SystemError("recvfrom", errno: code)
+        }
+    }
+
+    /// Sends one datagram to `address`.
+    @inline(__always)
+    public static func send(_ fd: Int32, _ buffer: UnsafeRawPointer, count: Int, to address: SocketAddress) throws(SystemError) -> IOResult {
+        try address.withSockAddr { (pointer, length) throws(SystemError) -> IOResult in
+            try Syscall.nonBlocking("sendto") { Glibc.sendto(fd, buffer, count, 0, pointer, length) }
+        }
+    }
+
     /// Accepts one connection as non-blocking and close-on-exec; nil when none is waiting.
     @inline(__always)
     public static func accept(_ listener: Int32, peer: inout SocketAddress?) throws(SystemError) -> Int32? {

@@ -38,7 +38,7 @@ import Testing
         guard case .array(let services)? = json["services"] else { Issue.record("no services array"); return }
         #expect(services.count == 4)
         guard case .object(let first) = services[0] else { Issue.record("not an object"); return }
-        #expect(first.map(\.key) == ["name", "kind", "host", "port", "range", "registeredName", "enabled", "warnings"])
+        #expect(first.map(\.key) == ["name", "kind", "host", "port", "protocol", "range", "registeredName", "enabled", "warnings"])
         #expect(services[1]["range"] == .string("registered"))
         #expect(services[3]["enabled"] == .bool(false))
     }

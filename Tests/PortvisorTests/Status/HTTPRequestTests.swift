@@ -67,7 +67,7 @@ import Testing
         let services = states.enumerated().map { index, state in
             ServiceSnapshot(config: ServiceConfig(name: "s\(index)", kind: index == 0 ? .echo : .sentence, port: 1000 + index),
                             state: state, boundPort: 1000 + index, lastError: nil, restarts: 0, live: 0, total: 2, rejected: 0, refused: 0, timeouts: Timeouts(),
-                            bytesIn: 5, bytesOut: 6, acknowledged: 1, unacknowledged: 1, connections: [])
+                            bytesIn: 5, bytesOut: 6, acknowledged: 1, unacknowledged: 1, datagrams: Datagrams(), connections: [])
         }
         return SupervisorSnapshot(pid: 42, version: "0.1.0", configPath: "/x/services.json", startedAt: WallTime(seconds: 1_795_611_722),
                                   uptimeSeconds: 1.5, services: services)
@@ -116,7 +116,7 @@ import Testing
         #expect(json["supervisor"]?["startedAt"] == .string("2026-11-25T13:02:02Z"))
         guard case .object(let echo) = services[0] else { Issue.record("bad service"); return }
         #expect(echo.map(\.key) == ["name", "kind", "host", "port", "range", "registeredName", "state", "restarts", "lastError",
-                                    "connections", "bytes", "live", "timeouts", "enabled"])
+                                    "connections", "bytes", "live", "timeouts", "protocol", "enabled"])
         #expect(services[1]["sentences"] == .fields(["acknowledged": .int(1), "unacknowledged": .int(1)]))
     }
 
