@@ -1,5 +1,6 @@
 // `portvisor run`: supervise in the foreground until SIGINT/SIGTERM; SIGHUP reloads the
 // config; SIGUSR1 logs a summary. Signals are read from a signalfd on the main thread.
+import Foundation
 import Glibc
 
 enum RunCommand {
@@ -27,7 +28,10 @@ enum RunCommand {
         logger.info("supervisor", event: "starting",
                     "portvisor \(CommandLineSpec.version) (pid \(getpid())) starting \(enabled) of \(config.services.count) services from \(ConfigLoader.absolutePath(config.path))")
         logPortWarnings(config, logger: logger)
-        let supervisor = Supervisor(config: config, logger: logger)
+        let environment = ProcessInfo.processInfo.environment
+        let activated = ActivatedSockets.fromEnvironment(environment)
+        let systemd = SystemdHooks(environment: environment, logger: logger)
+        let supervisor = Supervisor(config: config, logger: logger, activated: activated)
         do {
             try supervisor.start()
         } catch {
@@ -35,15 +39,31 @@ enum RunCommand {
             return ExitCode.software
         }
         Output.out(startupTable(supervisor.snapshot(connections: false)))
-        return superviseUntilStopped(supervisor, signals: signals, stopped: stopped, configPath: config.path, logger: logger)
+        systemd.notifier?.send(["READY=1", "STATUS=\(supervisor.summaryLine())"])
+        return superviseUntilStopped(supervisor, signals: signals, stopped: stopped, configPath: config.path, logger: logger, systemd: systemd)
     }
 
-    /// The main loop: handles signals until the supervisor has stopped (`stopped` is signalled).
+    /// The main loop: handles signals until the supervisor has stopped (`stopped` is signalled),
+    /// and pings the systemd watchdog while every service thread answers.
     static func superviseUntilStopped(_ supervisor: Supervisor, signals: SignalReceiver, stopped: EventFD,
-                                      configPath: String, logger: Logger) -> Int32 {
+                                      configPath: String, logger: Logger, systemd: SystemdHooks) -> Int32 {
         var stopping = false
+        var nextPing = Clock.monotonic()
         while true {
-            let ready = signals.wait(also: [stopped.fd], timeoutMillis: -1)
+            var timeout: Int32 = -1
+            if let interval = systemd.watchdogNanos {
+                let now = Clock.monotonic()
+                if now >= nextPing {
+                    if stopping || supervisor.workersResponsive(timeout: Double(interval) / 4e9) {
+                        systemd.notifier?.send(["WATCHDOG=1"])
+                    } else {
+                        logger.warning("supervisor", event: "watchdog", "a service thread did not answer; not pinging the systemd watchdog")
+                    }
+                    nextPing = Clock.monotonic() + interval / 2
+                }
+                timeout = Int32(max(1, (nextPing - Clock.monotonic()) / 1_000_000))
+            }
+            let ready = signals.wait(also: [stopped.fd], timeoutMillis: timeout)
             if ready.contains(stopped.fd) {
                 logger.info("supervisor", event: "stopped", "stopped")
                 return ExitCode.ok
@@ -56,6 +76,7 @@ enum RunCommand {
                         return ExitCode.ok
                     }
                     stopping = true
+                    systemd.notifier?.send(["STOPPING=1", "STATUS=stopping: draining connections"])
                     logger.info("supervisor", event: "stopping",
                                 "\(SignalReceiver.name(signal)) received: closing listeners, draining connections for up to \(formatSeconds(Supervisor.drainSeconds))")
                     do {
@@ -69,7 +90,9 @@ enum RunCommand {
                     }
                 case SIGHUP:
                     guard !stopping else { continue }
+                    systemd.notifier?.send(["RELOADING=1", "MONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())"])
                     reload(supervisor, path: configPath, logger: logger)
+                    systemd.notifier?.send(["READY=1", "STATUS=\(supervisor.summaryLine())"])
                 case SIGUSR1:
                     for line in summary(supervisor.snapshot(connections: false)) {
                         logger.info("supervisor", event: "summary", line)
@@ -77,6 +100,21 @@ enum RunCommand {
                 default:
                     logger.debug("supervisor", event: "signal", "\(SignalReceiver.name(signal)) ignored")
                 }
+            }
+        }
+    }
+
+    /// What systemd asked for through the environment.
+    struct SystemdHooks {
+        let notifier: SystemdNotifier?
+        /// The watchdog interval, when WATCHDOG_USEC applies to this process.
+        let watchdogNanos: MonotonicNanos?
+
+        init(environment: [String: String], logger: Logger) {
+            notifier = SystemdNotifier(environment: environment)
+            watchdogNanos = SystemdNotifier.watchdogInterval(environment).map { MonotonicNanos($0) * 1000 }
+            if let watchdogNanos {
+                logger.info("supervisor", event: "watchdog", "systemd watchdog every \(formatSeconds(Double(watchdogNanos) / 1e9)); pinging at half that")
             }
         }
     }

@@ -30,6 +30,9 @@ final class StatusServer: EventHandler, @unchecked Sendable {
     /// Told the bound port after each bind (nil when not listening).
     private let onBound: @Sendable (Int?) -> Void
 
+    /// A listening socket passed by systemd under the name `status`; it wins over the config.
+    private var adopted: Int32?
+
     // Loop-thread state.
     private var config: StatusEndpointConfig?
     private var listenerFD: Int32 = -1
@@ -53,8 +56,9 @@ final class StatusServer: EventHandler, @unchecked Sendable {
 
     init(config: StatusEndpointConfig, router: StatusRouter, logger: Logger,
          onStarted: @escaping @Sendable () -> Void, onExit: @escaping @Sendable () -> Void,
-         onBound: @escaping @Sendable (Int?) -> Void) throws(SystemError) {
+         onBound: @escaping @Sendable (Int?) -> Void, adopted: Int32? = nil) throws(SystemError) {
         self.onBound = onBound
+        self.adopted = adopted
         self.config = config
         self.router = router
         self.logger = logger
@@ -76,7 +80,8 @@ final class StatusServer: EventHandler, @unchecked Sendable {
         } catch {
             logger.error("status", event: "loop-failed", "event loop failed: \(error)")
         }
-        closeListener()
+        closeListener(final: true)
+        if let adopted { Syscall.close(adopted) }
         for slot in connections.indices where connections[slot] != nil { close(slot) }
         onExit()
     }
@@ -85,8 +90,19 @@ final class StatusServer: EventHandler, @unchecked Sendable {
 
     private func bind() {
         guard let config else { return }
-        do {
-            listenerFD = try Socket.listen(on: SocketAddress(ip: config.address, port: UInt16(config.port)), backlog: 64)
+        do throws(SystemError) {
+            if let passed = adopted, !Socket.isListeningStream(passed) {
+                // Destroyed (e.g. `ss -K`): from now on bind our own socket.
+                logger.warning("status", event: "adopted-destroyed", "the socket passed by systemd no longer listens; binding anew")
+                Syscall.close(passed)
+                adopted = nil
+            }
+            if let adopted {
+                Socket.setNonBlocking(adopted, true)
+                listenerFD = adopted
+            } else {
+                listenerFD = try Socket.listen(on: SocketAddress(ip: config.address, port: UInt16(config.port)), backlog: 64)
+            }
             try loop.epoll.add(listenerFD, .readable, token: Self.listenerToken)
         } catch {
             closeListener()
@@ -107,9 +123,15 @@ final class StatusServer: EventHandler, @unchecked Sendable {
                     fields: [JSONMember("port", .int(port))])
     }
 
-    private func closeListener() {
+    /// Closes the listener; an adopted one is only taken out of the loop unless `final`.
+    private func closeListener(final: Bool = false) {
         if listenerFD >= 0 {
-            Syscall.close(listenerFD)
+            if listenerFD == adopted && !final {
+                loop.epoll.remove(listenerFD)
+            } else {
+                Syscall.close(listenerFD)
+                if listenerFD == adopted { adopted = nil }
+            }
             listenerFD = -1
             onBound(nil)
         }
@@ -146,7 +168,7 @@ final class StatusServer: EventHandler, @unchecked Sendable {
             switch command {
             case .rebind(let next, let done):
                 if next != config {
-                    closeListener()
+                    closeListener(final: next == nil)
                     loop.timers.cancel(Self.listenerTimer)
                     config = next
                     retryDelay = 0.1

@@ -1,5 +1,6 @@
 // The listener's lifecycle on its worker thread: bind, accept in batches, fail and rebind with
 // backoff (SPEC §4), give up on errors retrying cannot fix, and pause on EMFILE/ENFILE.
+import CPortvisor
 import Glibc
 
 extension ServiceWorker {
@@ -22,8 +23,14 @@ extension ServiceWorker {
         if isRestart { ServiceStats.add(stats.restarts, 1) }
         let port = config.port == 0 ? (lastBoundPort ?? 0) : config.port
         let fd: Int32
-        do {
-            fd = try listenOrFallBack(config: config, port: port)
+        do throws(SystemError) {
+            if let adopted, let usable = try adopt(adopted, config: config) {
+                fd = usable
+            } else if let address = adoptedAddress {
+                fd = config.transport == .udp ? try Socket.bindDatagram(on: address) : try Socket.listen(on: address)
+            } else {
+                fd = try listenOrFallBack(config: config, port: port)
+            }
             try loop.epoll.add(fd, .readable, token: Self.listenerToken)
         } catch {
             bindFailed(error, config: config)
@@ -47,6 +54,31 @@ extension ServiceWorker {
         logger.info(name, event: "listening", "listening on \(Address.display(host: config.host, port: bound))\(udp) (\(range))",
                     fields: [JSONMember("port", .int(bound))])
         reportStarted()
+    }
+
+    /// Checks the systemd-passed socket and makes it non-blocking. Returns nil when it has been
+    /// destroyed (a TCP socket no longer listening): it is closed, and the caller binds a new
+    /// socket at its address.
+    private func adopt(_ fd: Int32, config: ServiceConfig) throws(SystemError) -> Int32? {
+        let wanted = config.transport == .udp ? CP_SOCK_DGRAM : CP_SOCK_STREAM
+        guard Socket.socketType(fd) == wanted else {
+            throw SystemError("adopt(\(config.transport.rawValue) socket)", errno: EPROTOTYPE)
+        }
+        let local = try? Socket.localAddress(fd)
+        if adoptedAddress == nil { adoptedAddress = local }
+        if config.transport == .tcp && !Socket.isListeningStream(fd) {
+            logger.warning(name, event: "adopted-destroyed", "the socket passed by systemd no longer listens; binding \(local.map(\.description) ?? "its address") anew")
+            Syscall.close(fd)
+            adopted = nil
+            return nil
+        }
+        Socket.setNonBlocking(fd, true)
+        if !warnedAboutAdoptedAddress, let local,
+           (config.port != 0 && Int(local.port) != config.port) || local.ip.unmapped != config.address.unmapped {
+            warnedAboutAdoptedAddress = true
+            logger.warning(name, event: "adopted-address", "the socket passed by systemd is on \(local), not \(Address.display(host: config.host, port: config.port)) as configured; using the passed socket")
+        }
+        return fd
     }
 
     /// Binds `port`; for a port-0 service whose old port is now taken, lets the kernel choose again.
@@ -131,7 +163,11 @@ extension ServiceWorker {
         }
         switch listener {
         case .listening(let fd), .paused(let fd):
-            Syscall.close(fd)  // closing also removes it from epoll
+            if fd == adopted {
+                loop.epoll.remove(fd)  // kept: re-adopted on the next attempt, closed at exit
+            } else {
+                Syscall.close(fd)  // closing also removes it from epoll
+            }
             listener = .idle
         default:
             break

@@ -146,13 +146,22 @@ final class ServiceWorker: EventHandler, @unchecked Sendable {
     var chargenDatagramLine = 0
     /// The UDP port this worker registered in `ownDatagramPorts`, if any.
     var registeredDatagramPort: UInt16?
+    /// A socket passed by systemd (socket activation). It wins over the configured address and
+    /// is not closed while it works: after a failure it is adopted again rather than replaced.
+    /// Only when it is destroyed (no longer listening, e.g. `ss -K`) is a new socket bound, at
+    /// the address it had.
+    var adopted: Int32?
+    /// The address of the adopted socket, where a replacement is bound.
+    var adoptedAddress: SocketAddress?
+    var warnedAboutAdoptedAddress = false
     var stopping = false
     let readBuffer: UnsafeMutableRawPointer
 
     var name: String { stats.name }
 
-    init(config: ServiceConfig, stats: ServiceStats, logger: Logger,
+    init(config: ServiceConfig, stats: ServiceStats, logger: Logger, adopted: Int32? = nil,
          onStarted: @escaping @Sendable (ServiceState) -> Void, onExit: @escaping @Sendable () -> Void) throws(SystemError) {
+        self.adopted = adopted
         self.stats = stats
         self.logger = logger
         self.onStarted = onStarted
@@ -285,6 +294,7 @@ final class ServiceWorker: EventHandler, @unchecked Sendable {
     /// Releases every descriptor when the loop has ended.
     private func closeEverything() {
         closeListener()
+        if let adopted { Syscall.close(adopted) }
         for index in connections.liveIndices { closeConnection(index, reason: "shutdown") }
     }
 }

@@ -68,11 +68,17 @@ public final class Supervisor: Sendable {
     /// The port the status endpoint is listening on now (the real one when the config says 0).
     public var statusBoundPort: Int? { statusPort.withLock { $0 } }
 
+    /// Sockets passed by systemd, not yet taken by a service or the status endpoint.
+    private let activated: Locked<ActivatedSockets>
+
     /// What /status uses for registered names; refreshed on reload.
     private let environment = Locked(PortEnvironment.current())
 
-    public init(config: PortvisorConfig, logger: Logger) {
+    /// `activated`: sockets passed by systemd; a service takes the one named like it, the status
+    /// endpoint the one named `status`; the rest are logged and closed by `start`.
+    public init(config: PortvisorConfig, logger: Logger, activated: ActivatedSockets = ActivatedSockets()) {
         self.logger = logger
+        self.activated = Locked(activated)
         startedAt = Clock.wall()
         startedMonotonic = Clock.monotonic()
         state = Locked(State(config: config))
@@ -95,6 +101,15 @@ public final class Supervisor: Sendable {
         state.withLock { $0.active = handles }
         if let status = config.status { try startStatusServer(status, started: started) }
         _ = started.wait(timeout: .now() + Self.startTimeout)
+        let leftovers = activated.withLock { sockets -> [(name: String, fd: Int32)] in
+            defer { sockets = ActivatedSockets() }
+            return sockets.leftovers
+        }
+        for (name, fd) in leftovers {
+            let what = name.isEmpty ? "an unnamed socket" : "socket \"\(name)\""
+            logger.warning("supervisor", event: "activation-unmatched", "systemd passed \(what) (fd \(fd)) that matches no service; closing it")
+            Syscall.close(fd)
+        }
     }
 
     /// Starts the status endpoint's thread.
@@ -107,9 +122,11 @@ public final class Supervisor: Sendable {
             environment: { [weak self] in self?.environment.withLock { $0 } ?? PortEnvironment() })
         let exited = DispatchSemaphore(value: 0)
         started.enter()
+        let adopted = activated.withLock { $0.take("status") }
+        if let adopted { logger.info("status", event: "adopted", "using the socket passed by systemd (fd \(adopted))") }
         let server = try StatusServer(config: config, router: router, logger: logger,
                                       onStarted: { started.leave() }, onExit: { exited.signal() },
-                                      onBound: { [weak self] port in self?.statusPort.withLock { $0 = port } })
+                                      onBound: { [weak self] port in self?.statusPort.withLock { $0 = port } }, adopted: adopted)
         do {
             try server.start()
         } catch {
@@ -128,7 +145,9 @@ public final class Supervisor: Sendable {
         }
         started.enter()
         let box = HandleBox()
-        let worker = try ServiceWorker(config: service, stats: stats, logger: logger,
+        let adopted = activated.withLock { $0.take(service.name) }
+        if let adopted { logger.info(service.name, event: "adopted", "using the socket passed by systemd (fd \(adopted))") }
+        let worker = try ServiceWorker(config: service, stats: stats, logger: logger, adopted: adopted,
                                        onStarted: { _ in started.leave() },
                                        onExit: { [weak self] in self?.workerExited(box) })
         let handle = ServiceHandle(stats: stats, mailbox: worker.mailbox)
@@ -265,6 +284,20 @@ public final class Supervisor: Sendable {
     public func simulateListenerFailure(service: String, reason: String = "listening socket destroyed (test)") {
         let handle = state.withLock { $0.active.first { $0.name == service } }
         handle?.mailbox?.post(.failListener(reason: reason))
+    }
+
+    /// Whether every running service thread answers a request within `timeout` seconds (the
+    /// watchdog pings systemd only then).
+    public func workersResponsive(timeout: Double) -> Bool {
+        snapshot(connections: true, timeout: timeout).services.allSatisfy { $0.connections != nil }
+    }
+
+    /// A one-line summary for `STATUS=` and SIGUSR1.
+    public func summaryLine() -> String {
+        let services = snapshot(connections: false).services.filter(\.config.enabled)
+        func count(_ state: ServiceState) -> Int { services.filter { $0.state == state }.count }
+        let live = services.reduce(0) { $0 + $1.live }
+        return "\(count(.running)) of \(services.count) services running, \(count(.backoff)) in backoff, \(count(.failed)) failed; \(live) live connections"
     }
 
     // MARK: Snapshots

@@ -118,6 +118,14 @@ public enum Socket {
         return value
     }
 
+    /// SO_TYPE of `fd` (CP_SOCK_STREAM, CP_SOCK_DGRAM, …), or -1 when it is not a socket.
+    public static func socketType(_ fd: Int32) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &length) == 0 else { return -1 }
+        return value
+    }
+
     /// Whether `fd` is a listening stream socket (SO_ACCEPTCONN and SO_TYPE).
     public static func isListeningStream(_ fd: Int32) -> Bool {
         var value: Int32 = 0
