@@ -121,6 +121,41 @@ public enum CommandLineSpec {
             At end of stdin the write side is shut down and output continues until the server closes.
             Exit codes: 0 clean close, 64 unknown service, 69 cannot connect.
             """),
+        CommandSpec(
+            name: "bench", summary: "Load a service and measure it: rates, latency percentiles, errors.",
+            arguments: [ArgumentSpec(name: "MODE", help: "rr, stream, connect, sentence or idle", optional: false)],
+            options: [
+                OptionSpec("--host", value: "HOST", help: "the target's IPv4 or IPv6 literal (default 127.0.0.1)"),
+                OptionSpec("--port", value: "PORT", help: "the target's port"),
+                OptionSpec("--service", value: "NAME", help: "take host and port of this service from the config instead"),
+                config,
+                OptionSpec("--connections", value: "N", help: "connections, or concurrent workers for connect/sentence (default 1; idle 100)"),
+                OptionSpec("--size", value: "BYTES", help: "rr message (default 64), stream write (65536), idle proof (16); max 1 MiB"),
+                OptionSpec("--duration", value: "SECONDS", help: "measured time, idle: hold time (default 5, max 600)"),
+                OptionSpec("--warmup", value: "SECONDS", help: "unmeasured load first (default 1 for rr and stream, else 0; max 60)"),
+                OptionSpec("--threads", value: "N", help: "client threads, each with its own epoll loop (default 1, max 64)"),
+                OptionSpec("--timeout", value: "SECONDS", help: "an operation stalled this long counts as a timeout error (default 5)"),
+                OptionSpec("--ack", value: "TEXT", help: "sentence: the acknowledgement, escapes \\r \\n \\t (default \"ACK\\r\\n\")"),
+                OptionSpec("--pid", value: "PID", help: "idle: the server's pid, to report its memory per held connection"),
+                json,
+            ],
+            details: """
+            Modes (the same as the C tcpload's):
+              rr        each connection sends --size bytes, waits for the whole echo, checks it byte
+                        for byte, repeats; round trips/s and latency percentiles
+              stream    each connection pushes a pseudo-random stream (at most 1 MiB unechoed) and
+                        checks the echo; MB/s (10^6 bytes/s) of verified echo
+              connect   workers loop connect, read to end of file, close; the reply must be one
+                        non-empty line ending in "\\n" (daytime); connections/s
+              sentence  like connect, but the line is acknowledged with --ack before reading to end
+                        of file; nothing may follow the line
+              idle      opens --connections, proves each with a --size echo, holds them --duration s,
+                        proves each again; established, verified, dropped, still echoing
+            A refused connect is retried after 20 ms; every run stops by itself (a watchdog guards
+            the caps). Exit codes: 0 clean run, 1 a reply failed verification (an echo differed,
+            or a reply was not one line), 64 usage error, 69 target unreachable, 70 internal error.
+            Other errors (refused, reset, timeouts) are counted in the report, not in the exit code.
+            """),
     ]
 
     public static func command(named name: String) -> CommandSpec? { commands.first { $0.name == name } }

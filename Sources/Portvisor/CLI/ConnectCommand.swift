@@ -34,11 +34,12 @@ enum ConnectCommand {
     }
 
     /// NAME through the config (a wildcard host means loopback; port 0 asks the status
-    /// endpoint for the bound port), or a literal HOST:PORT.
-    static func resolve(_ target: String, parsed: ParsedArguments, timeout: Double) -> Result<(String, SocketAddress), StatusCommand.Exit> {
+    /// endpoint for the bound port), or a literal HOST:PORT. Errors name `command`.
+    static func resolve(_ target: String, parsed: ParsedArguments, timeout: Double,
+                        command: String = "connect") -> Result<(String, SocketAddress), StatusCommand.Exit> {
         if target.contains(":") {
             guard let address = SocketAddress(parsing: target) else {
-                Output.err("portvisor connect: \"\(target)\" is neither a service name nor HOST:PORT")
+                Output.err("portvisor \(command): \"\(target)\" is neither a service name nor HOST:PORT")
                 return .failure(.init(code: ExitCode.usage))
             }
             return .success((target, address))
@@ -51,14 +52,14 @@ enum ConnectCommand {
         guard let service = config.service(named: target) else {
             let names = config.services.map(\.name).joined(separator: ", ")
             let hint = Suggestion.closest(to: target, in: config.services.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
-            Output.err("portvisor connect: no service named \"\(target)\" in \(config.path)\(hint); declared: \(names)")
+            Output.err("portvisor \(command): no service named \"\(target)\" in \(config.path)\(hint); declared: \(names)")
             return .failure(.init(code: ExitCode.usage))
         }
         let ip = StatusCommand.loopbackIfWildcard(service.address)
         if service.port != 0 { return .success((target, SocketAddress(ip: ip, port: UInt16(service.port)))) }
         // Port 0: the kernel chose; the status endpoint knows which.
         guard let status = config.status, status.port != 0 else {
-            Output.err("portvisor connect: \(target) is declared on port 0 and the status endpoint is off, so its port cannot be found; use HOST:PORT from the log")
+            Output.err("portvisor \(command): \(target) is declared on port 0 and the status endpoint is off, so its port cannot be found; use HOST:PORT from the log")
             return .failure(.init(code: ExitCode.unavailable))
         }
         let endpoint = SocketAddress(ip: StatusCommand.loopbackIfWildcard(status.address), port: UInt16(status.port))
@@ -69,9 +70,9 @@ enum ConnectCommand {
                case .number(let port)? = entry["port"], let bound = port.integer, bound > 0, bound <= 65535 {
                 return .success((target, SocketAddress(ip: ip, port: UInt16(bound))))
             }
-            Output.err("portvisor connect: the status endpoint at \(endpoint) does not list a bound port for \(target)")
+            Output.err("portvisor \(command): the status endpoint at \(endpoint) does not list a bound port for \(target)")
         } catch {
-            Output.err("portvisor connect: \(target) is declared on port 0; asking the status endpoint at \(endpoint) for its port failed: \(error)")
+            Output.err("portvisor \(command): \(target) is declared on port 0; asking the status endpoint at \(endpoint) for its port failed: \(error)")
         }
         return .failure(.init(code: ExitCode.unavailable))
     }

@@ -45,6 +45,7 @@ public enum PortvisorCLI {
         case "run": return RunCommand.run(parsed)
         case "status": return StatusCommand.run(parsed)
         case "connect": return ConnectCommand.run(parsed)
+        case "bench": return BenchCommand.run(parsed)
         default:
             Output.err("portvisor: command \(spec.name) is not available")
             return ExitCode.usage

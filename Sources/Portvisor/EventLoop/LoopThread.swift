@@ -1,11 +1,28 @@
-// Starting a named thread for a loop (pthread, so the name shows in `top -H` and `ps -L`).
+// Starting a named thread for a loop (pthread, so the name shows in `top -H` and `ps -L`),
+// detached or joinable.
 import CPortvisor
 import Glibc
 
 public enum LoopThread {
+    /// A thread started by `startJoinable`; `join` waits for its body to return.
+    public struct Handle: Sendable {
+        let thread: pthread_t
+
+        /// Waits until the thread's body has returned. Call exactly once.
+        public func join() {
+            _ = pthread_join(thread, nil)
+        }
+    }
+
     /// Starts `body` on a new detached thread named `name` (truncated to 15 bytes). Callers learn
     /// that it finished through their own signal (see ServiceWorker's `onExit`).
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
+        let handle = try startJoinable(name: name, body)
+        pthread_detach(handle.thread)
+    }
+
+    /// Starts `body` on a new thread named `name` that the caller must `join`.
+    public static func startJoinable(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemError) -> Handle {
         final class Box: @unchecked Sendable {
             let body: @Sendable () -> Void
             let name: String
@@ -26,6 +43,6 @@ public enum LoopThread {
             Unmanaged<Box>.fromOpaque(box).release()
             throw SystemError("pthread_create", errno: result)
         }
-        pthread_detach(thread)
+        return Handle(thread: thread)
     }
 }

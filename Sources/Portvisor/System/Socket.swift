@@ -154,6 +154,29 @@ public enum Socket {
         _ = fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
     }
 
+    /// Starts connecting a new non-blocking, close-on-exec TCP socket to `address` without
+    /// waiting. `connected` is false while the handshake is in progress: the socket turns writable
+    /// when it ends, and `pendingError` tells how. Immediate failures (say `connect: Connection
+    /// refused`) are thrown, with the socket closed. `noDelay` sets TCP_NODELAY first.
+    public static func startConnect(to address: SocketAddress, noDelay: Bool) throws(SystemError) -> (fd: Int32, connected: Bool) {
+        let fd = socket(address.family, CP_SOCK_STREAM_NONBLOCK_CLOEXEC, 0)
+        if fd < 0 { throw SystemError("socket", errno: cp_errno()) }
+        do throws(SystemError) {
+            if noDelay { try setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, name: "setsockopt(TCP_NODELAY)") }
+            let connected = try address.withSockAddr { (pointer, length) throws(SystemError) -> Bool in
+                if Glibc.connect(fd, pointer, length) == 0 { return true }
+                let code = cp_errno()
+                // EINTR: the handshake goes on in the background, as with EINPROGRESS.
+                if code == EINPROGRESS || code == EINTR { return false }
+                throw SystemError("connect", errno: code)
+            }
+            return (fd, connected)
+        } catch {
+            Syscall.close(fd)
+            throw error
+        }
+    }
+
     /// Connects a new non-blocking TCP socket to `address`, waiting at most `timeout` seconds,
     /// optionally from the local address `source` (port 0: any). Returns the connected
     /// descriptor (non-blocking, close-on-exec).

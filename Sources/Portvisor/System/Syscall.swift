@@ -59,6 +59,19 @@ public enum Syscall {
         _ = signal(SIGPIPE, SIG_IGN)
     }
 
+    /// Raises the soft limit on open descriptors to the hard limit; returns the limits in force.
+    @discardableResult
+    public static func raiseFileLimit() -> (soft: UInt64, hard: UInt64) {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return fileLimit() }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            // Failure leaves the old limit in force, which fileLimit() then reports.
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return fileLimit()
+    }
+
     /// The current value of a resource limit (soft, hard).
     public static func fileLimit() -> (soft: UInt64, hard: UInt64) {
         var limit = rlimit()
