@@ -9,9 +9,13 @@ public struct HTTPResponse: Sendable, Equatable {
     public var extraHeaders: [String] = []
 
     public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: String, extraHeaders: [String] = []) {
+        self.init(status: status, contentType: contentType, bytes: Array(body.utf8), extraHeaders: extraHeaders)
+    }
+
+    public init(status: Int, contentType: String, bytes: [UInt8], extraHeaders: [String] = []) {
         self.status = status
         self.contentType = contentType
-        self.body = Array(body.utf8)
+        self.body = bytes
         self.extraHeaders = extraHeaders
     }
 
@@ -73,8 +77,8 @@ public struct StatusRouter: Sendable {
         }
         switch request.path {
         case "/status":
-            let body = JSONWriter.pretty(StatusDocument.json(snapshot(true), environment: environment())) + "\n"
-            return HTTPResponse(status: 200, contentType: "application/json", body: body)
+            return HTTPResponse(status: 200, contentType: "application/json",
+                                bytes: StatusDocument.encode(snapshot(true), environment: environment()))
         case "/healthz":
             let verdict = StatusDocument.health(snapshot(false))
             return HTTPResponse(status: verdict.healthy ? 200 : 503, body: verdict.text)

@@ -107,7 +107,7 @@ import Testing
     }
 
     @Test func statusDocumentShape() throws {
-        let json = StatusDocument.json(Self.snapshot(), environment: PortEnvironment())
+        let json = try JSONParser.parse(StatusDocument.encode(Self.snapshot(), environment: PortEnvironment()))
         guard case .object(let top) = json, case .object(let supervisor)? = json["supervisor"], case .array(let services)? = json["services"] else {
             Issue.record("bad shape"); return
         }
@@ -118,6 +118,31 @@ import Testing
         #expect(echo.map(\.key) == ["name", "kind", "host", "port", "range", "registeredName", "state", "restarts", "lastError",
                                     "connections", "bytes", "live", "timeouts", "protocol", "enabled"])
         #expect(services[1]["sentences"] == .fields(["acknowledged": .int(1), "unacknowledged": .int(1)]))
+    }
+
+    @Test func liveConnectionsEncodeExactly() throws {
+        var snapshot = Self.snapshot()
+        snapshot.services[0].lastError = "bind: \"quoted\"\nnext\u{1}"
+        snapshot.services[0].connections = [
+            LiveConnection(peer: SocketAddress(ip: .v4(10, 0, 255, 7), port: 51234), since: WallTime(seconds: 1_795_611_722, nanoseconds: 5_000_000),
+                           bytesIn: 0, bytesOut: 1_234_567_890_123),
+            LiveConnection(peer: SocketAddress(ip: IPAddress(parsing: "::ffff:127.0.0.1")!, port: 1), since: WallTime(seconds: 1_795_611_722, nanoseconds: 999_999_999),
+                           bytesIn: 9, bytesOut: 10),
+            LiveConnection(peer: SocketAddress(ip: .loopbackV6, port: 65535), since: WallTime(seconds: 1_795_611_723), bytesIn: 1, bytesOut: 2),
+        ]
+        let json = try JSONParser.parse(StatusDocument.encode(snapshot, environment: PortEnvironment()))
+        guard case .array(let services)? = json["services"], case .array(let live)? = services[0]["live"] else {
+            Issue.record("bad shape"); return
+        }
+        #expect(services[0]["lastError"] == .string("bind: \"quoted\"\nnext\u{1}"))
+        #expect(live == [
+            .fields(["peer": .string("10.0.255.7:51234"), "since": .string("2026-11-25T13:02:02.005Z"), "bytesIn": .int(0), "bytesOut": .int(1_234_567_890_123)]),
+            .fields(["peer": .string("127.0.0.1:1"), "since": .string("2026-11-25T13:02:02.999Z"), "bytesIn": .int(9), "bytesOut": .int(10)]),
+            .fields(["peer": .string("[::1]:65535"), "since": .string("2026-11-25T13:02:03.000Z"), "bytesIn": .int(1), "bytesOut": .int(2)]),
+        ])
+        var output = JSONOutput()
+        for value in [0, 7, 10, -1, Int.max, Int.min] { output.int(value); output.raw(" ") }
+        #expect(String(decoding: output.bytes, as: UTF8.self) == "0 7 10 -1 \(Int.max) \(Int.min) ")
     }
 
     @Test func metricsLabelsAreEscaped() {
