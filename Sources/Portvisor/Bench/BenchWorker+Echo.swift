@@ -19,20 +19,8 @@ extension BenchWorker {
         let size = options.size
         while connections[i].sent < size {
             let sent = connections[i].sent
-            let result: IOResult
-            do {
-                result = try Syscall.write(connections[i].fd, pattern.bytes(at: connections[i].messageOffset + sent), size - sent)
-            } catch {
-                note(error)
-                fail(i, .io, now: now)
-                return
-            }
-            guard case .done(let n) = result, n > 0 else {
-                _ = setWrites(i, true, now: now)
-                return
-            }
+            guard let n = writeSome(i, pattern.bytes(at: connections[i].messageOffset + sent), size - sent, now: now), n > 0 else { return }
             connections[i].sent = sent + n
-            connections[i].lastProgress = now
         }
         _ = setWrites(i, false, now: now)
     }
@@ -113,20 +101,8 @@ extension BenchWorker {
             let sent = connections[i].sent
             let room = limit - (sent - connections[i].received)
             if room <= 0 { break }
-            let result: IOResult
-            do {
-                result = try Syscall.write(connections[i].fd, pattern.bytes(at: sent), min(options.size, room))
-            } catch {
-                note(error)
-                fail(i, .io, now: now)
-                return
-            }
-            guard case .done(let n) = result, n > 0 else {
-                _ = setWrites(i, true, now: now)
-                return
-            }
+            guard let n = writeSome(i, pattern.bytes(at: sent), min(options.size, room), now: now), n > 0 else { return }
             connections[i].sent = sent + n
-            connections[i].lastProgress = now
             if inWindow(now) { counters.bytesSent += n }
         }
         _ = setWrites(i, false, now: now)

@@ -49,20 +49,8 @@ extension BenchWorker {
         let length = options.ack.count
         while connections[i].ackSent < length {
             let offset = connections[i].ackSent
-            let result: IOResult
-            do {
-                result = try Syscall.write(connections[i].fd, ack + offset, length - offset)
-            } catch {
-                note(error)
-                fail(i, .io, now: now)
-                return
-            }
-            guard case .done(let n) = result, n > 0 else {
-                _ = setWrites(i, true, now: now)
-                return
-            }
+            guard let n = writeSome(i, ack + offset, length - offset, now: now), n > 0 else { return }
             connections[i].ackSent = offset + n
-            connections[i].lastProgress = now
         }
         guard setWrites(i, false, now: now) else { return }
         connections[i].state = .draining

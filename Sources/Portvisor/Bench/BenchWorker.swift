@@ -297,6 +297,25 @@ final class BenchWorker: @unchecked Sendable {
         startMeasured(i, now: now)
     }
 
+    /// One write for connection `i`: the bytes written (0 when the socket is full, and
+    /// writability is then polled), or nil when the write failed and the slot was closed.
+    @inline(__always)
+    func writeSome(_ i: Int, _ bytes: UnsafeRawPointer, _ count: Int, now: Int64) -> Int? {
+        let result: IOResult
+        do {
+            result = try Syscall.write(connections[i].fd, bytes, count)
+        } catch {
+            note(error)
+            fail(i, .io, now: now)
+            return nil
+        }
+        guard case .done(let n) = result, n > 0 else {
+            return setWrites(i, true, now: now) ? 0 : nil
+        }
+        connections[i].lastProgress = now
+        return n
+    }
+
     /// Asks epoll for writability (or stops asking); false when that failed and the slot was closed.
     @inline(__always)
     func setWrites(_ i: Int, _ on: Bool, now: Int64) -> Bool {

@@ -4,18 +4,6 @@ import Testing
 @testable import Portvisor
 
 @Suite struct LatencyHistogramTests {
-    /// A seeded generator, so a failure can be replayed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let quantiles = [0.0, 0.001, 0.25, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0]
 
     /// The value of rank ⌈q·n⌉ (at least 1) in the sorted samples: the histogram's definition.
@@ -27,7 +15,7 @@ import Testing
     enum Distribution: String, CaseIterable, Sendable {
         case uniformSmall, logUniformUpTo10s, latencyWithTail
 
-        func draw(_ r: inout SplitMix) -> Int64 {
+        func draw(_ r: inout SeededGenerator) -> Int64 {
             switch self {
             case .uniformSmall: return Int64.random(in: 0..<200, using: &r)
             case .logUniformUpTo10s: return Int64(exp(Double.random(in: 0..<log(1e10), using: &r)))
@@ -40,7 +28,7 @@ import Testing
 
     @Test(arguments: Distribution.allCases)
     func percentilesMatchTheSortedModel(_ distribution: Distribution) {
-        var generator = SplitMix(state: 42)
+        var generator = SeededGenerator(seed: 42)
         var histogram = LatencyHistogram()
         var samples: [Int64] = []
         for _ in 0..<50_000 {
@@ -73,7 +61,7 @@ import Testing
     }
 
     @Test func mergingEqualsRecordingEverything() {
-        var generator = SplitMix(state: 7)
+        var generator = SeededGenerator(seed: 7)
         var all = LatencyHistogram(), left = LatencyHistogram(), right = LatencyHistogram()
         for i in 0..<10_000 {
             let value = Int64.random(in: 0..<5_000_000, using: &generator)
