@@ -34,11 +34,17 @@ extension ServiceWorker {
         }
         ServiceStats.add(stats.total, 1)
         let now = loop.now
-        if let line = profile.greeting(at: Clock.wall()) {
-            // The common case needs no slot at all: write the greeting and close.
-            if let written = try? line.withUnsafeBytes({ (raw) throws(SystemError) -> IOResult in
-                try Syscall.write(fd, raw.baseAddress!, raw.count)
-            }), case .done(let count) = written, count == line.count {
+        let wall = Clock.wall()
+        // daytime, time, qotd: the greeting is formed once; the common case writes it whole and
+        // closes without ever taking a slot. Whatever the socket does not take is kept below.
+        let greeting = profile.greeting(at: wall)
+        var greetingSent = 0
+        if let greeting {
+            let written = greeting.withUnsafeBytes { raw in
+                Result { () throws(SystemError) -> IOResult in try Syscall.write(fd, raw.baseAddress!, raw.count) }
+            }
+            switch written {
+            case .success(.done(let count)) where count == greeting.count:
                 if counted { sources.release(source) }
                 ServiceStats.add(stats.bytesOut, count)
                 if logger.enabled(.debug) {
@@ -47,12 +53,20 @@ extension ServiceWorker {
                 }
                 Syscall.close(fd)
                 return
+            case .success(.done(let count)):
+                greetingSent = count
+            case .success(.wouldBlock):
+                break
+            case .failure(let error):
+                if counted { sources.release(source) }
+                logger.debug(name, event: "connection-closed", "\(peer): \(error.reason)")
+                Syscall.close(fd)
+                return
             }
         }
         let slot = connections.allocate()
         ServiceStats.add(stats.live, 1)
         profile.connections += 1
-        let wall = Clock.wall()
         connections.slots[slot].fd = fd
         connections.slots[slot].profileID = profile.id
         connections.slots[slot].peer = peer
@@ -64,20 +78,17 @@ extension ServiceWorker {
         switch profile.config.kind {
         case .daytime, .time, .qotd:
             connections.slots[slot].phase = .closingAfterFlush
-            var greeting = profile.greeting(at: wall) ?? []
-            send(slot, &greeting)
-        case .discard:
-            connections.slots[slot].phase = .discarding
+            if greetingSent > 0 { sent(slot, greetingSent) }
+            let rest = Array((greeting ?? [])[greetingSent...])
+            rest.withUnsafeBytes { writeOrKeep(slot, $0.baseAddress!, $0.count) }
+        case .discard, .echo:
+            connections.slots[slot].phase = profile.config.kind == .echo ? .echoing : .discarding
             setInterest(slot, .readable)
             armTimer(slot)
         case .chargen:
             connections.slots[slot].phase = .generating
             connections.slots[slot].writeStalledSince = now
             setInterest(slot, [.readable, .writable])
-            armTimer(slot)
-        case .echo:
-            connections.slots[slot].phase = .echoing
-            setInterest(slot, .readable)
             armTimer(slot)
         case .sentence:
             connections.slots[slot].phase = .awaitingAck
