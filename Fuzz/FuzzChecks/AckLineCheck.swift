@@ -50,7 +50,7 @@ public enum AckLineCheck: FuzzCheck {
         for range in plan {
             if rebuild { scanner = AckScanner(maxBytes: maxBytes, consumed: scanner.consumed) }
             let before = scanner.consumed
-            let outcome = scanner.scan(Array(input[range]))
+            let outcome = input[range].withUnsafeBytes { scanner.scan($0) }
             try expect(scanner.consumed <= maxBytes, "consumed \(scanner.consumed) exceeds maxBytes \(maxBytes)")
             try expect(scanner.consumed == min(maxBytes, before + range.count),
                        "consumed went from \(before) to \(scanner.consumed) after \(range.count) bytes (maxBytes \(maxBytes))")

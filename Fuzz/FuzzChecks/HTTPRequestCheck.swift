@@ -32,7 +32,10 @@ public enum HTTPRequestCheck: FuzzCheck {
         var head = HTTPRequestHead()
         do throws(HTTPRequestError) {
             for range in plan {
-                if let request = try head.append(Array(input[range])) { return .request(request) }
+                let step = input[range].withUnsafeBytes { bytes in
+                    Result { () throws(HTTPRequestError) in try head.append(bytes) }
+                }
+                if let request = try step.get() { return .request(request) }
             }
             return .incomplete
         } catch {
