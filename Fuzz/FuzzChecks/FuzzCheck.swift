@@ -41,3 +41,17 @@ func preview(_ bytes: some Collection<UInt8>, limit: Int = 120) -> String {
     }
     return bytes.count > limit ? out + "… (\(bytes.count) bytes)" : out
 }
+
+/// Every target, in the order scripts/fuzz.sh runs them.
+public enum FuzzTargets {
+    public static var all: [any FuzzCheck.Type] {
+        [ConfigCheck.self, HTTPRequestCheck.self, AckLineCheck.self, CIDRCheck.self, ZoneRulesCheck.self]
+    }
+
+    /// The targets' folder names.
+    public static var names: [String] { all.map { $0.name } }
+
+    public static func named(_ name: String) -> (any FuzzCheck.Type)? {
+        all.first { $0.name == name }
+    }
+}
