@@ -55,9 +55,11 @@ for entry in "${targets[@]}"; do
     bin="$(swift build "${flags[@]}" --show-bin-path)"
     # New inputs go to fuzz-out/NAME/corpus (ignored by git); findings to fuzz-out/NAME/.
     mkdir -p "$out/$name/corpus"
+    dict=()
+    if [ -f "Fuzz/dictionaries/$name.dict" ]; then dict=(-dict="Fuzz/dictionaries/$name.dict"); fi
     echo "== $name: fuzzing for $seconds s"
     # shellcheck disable=SC2046
-    if ! timeout $((seconds + 120)) "$bin/$executable" "$out/$name/corpus" $(inputs "$name") \
+    if ! timeout $((seconds + 120)) "$bin/$executable" "$out/$name/corpus" $(inputs "$name") "${dict[@]}" \
         -max_total_time="$seconds" -max_len="$max_len" -timeout=2 -rss_limit_mb=2048 \
         -artifact_prefix="$out/$name/" -print_final_stats=1; then
         echo "== $name: FINDING, see $out/$name/ (crash-*, timeout-*, oom-*)" >&2
