@@ -2,6 +2,8 @@
 // Portvisor: a multi-service port supervisor. No package dependencies: the toolchain only.
 import PackageDescription
 
+let fuzzers = ["ConfigFuzzer", "HTTPRequestFuzzer", "AckLineFuzzer", "CIDRFuzzer", "ZoneRulesFuzzer"]
+
 let package = Package(
     name: "Portvisor",
     products: [
@@ -15,7 +17,11 @@ let package = Package(
         .target(name: "Portvisor", dependencies: ["CPortvisor"]),
         // The command line: a thin wrapper around the library.
         .executableTarget(name: "portvisor", dependencies: ["Portvisor"]),
-        .testTarget(name: "PortvisorTests", dependencies: ["Portvisor", "CPortvisor"]),
-    ],
+        .testTarget(name: "PortvisorTests", dependencies: ["Portvisor", "CPortvisor", "FuzzChecks"]),
+        // Fuzzing (docs/fuzzing.md): the properties each target checks, and one executable per
+        // target, a libFuzzer binary when built with -D FUZZING and a corpus replayer otherwise.
+        .target(name: "FuzzChecks", dependencies: ["Portvisor", "CLibFuzzer"], path: "Fuzz/FuzzChecks"),
+        .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+    ] + fuzzers.map { .executableTarget(name: $0, dependencies: ["FuzzChecks"], path: "Fuzz/\($0)") },
     swiftLanguageModes: [.v6]
 )

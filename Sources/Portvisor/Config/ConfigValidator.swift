@@ -102,14 +102,14 @@ public struct ConfigValidator {
             if kind == nil {
                 let known = ServiceKind.allCases.map(\.rawValue)
                 let hint = Suggestion.closest(to: kindName, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
-                add(fields.path("kind"), "unknown kind \"\(kindName)\"\(hint); known kinds: \(known.joined(separator: ", "))")
+                add(fields.path("kind"), "unknown kind \(Self.quoted(kindName))\(hint); known kinds: \(known.joined(separator: ", "))")
             }
         }
         checkServiceKeys(fields, kind: kind, at: path)
 
         let name = string(fields, "name", required: true)
         if let name, !Self.isValidName(name) {
-            add(fields.path("name"), "\"\(name)\" is not a valid name: 1-64 letters, digits, \".\", \"_\" or \"-\", starting with a letter or digit")
+            add(fields.path("name"), "\(Self.quoted(name)) is not a valid name: 1-64 letters, digits, \".\", \"_\" or \"-\", starting with a letter or digit")
         }
         let port = integer(fields, "port", in: 0...65535, required: true)
         let host = string(fields, "host") ?? ServiceConfig.defaultHost
@@ -192,7 +192,7 @@ public struct ConfigValidator {
                 case _ where format.contains("%"):
                     add(fields.path("format"), "a strftime pattern of \(format.utf8.count) bytes is longer than 256")
                 default:
-                    add(fields.path("format"), "\"\(format)\" is not \"iso8601\", \"rfc867\", \"rfc2822\" or a strftime pattern containing \"%\"")
+                    add(fields.path("format"), "\(Self.quoted(format)) is not \"iso8601\", \"rfc867\", \"rfc2822\" or a strftime pattern containing \"%\"")
                 }
             }
             if let zone = string(fields, "timeZone") {
@@ -203,7 +203,7 @@ public struct ConfigValidator {
                     if ZoneRules.named(zone) != nil {
                         options.timeZone = .named(zone)
                     } else {
-                        add(fields.path("timeZone"), "unknown time zone \"\(zone)\" (use \"UTC\", \"local\" or an IANA name such as \"Europe/Paris\")")
+                        add(fields.path("timeZone"), "unknown time zone \(Self.quoted(zone)) (use \"UTC\", \"local\" or an IANA name such as \"Europe/Paris\")")
                     }
                 }
             }
@@ -318,6 +318,14 @@ public struct ConfigValidator {
         return false
     }
 
+    /// `text` as a JSON string literal: quoted, with control characters escaped, so that a
+    /// message stays on one line whatever the file holds.
+    static func quoted(_ text: String) -> String {
+        var out = ""
+        JSONWriter.writeString(text, into: &out)
+        return out
+    }
+
     static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard (1...64).contains(bytes.count) else { return false }
@@ -348,13 +356,13 @@ public struct ConfigValidator {
     private mutating func checkDuplicates(_ fields: Fields, at path: String) {
         var seen = Set<String>()
         for member in fields.members where !seen.insert(member.key).inserted {
-            add(path, "duplicate key \"\(member.key)\"")
+            add(path, "duplicate key \(Self.quoted(member.key))")
         }
     }
 
     private mutating func unknownKey(_ key: String, among known: [String], at path: String) {
         let hint = Suggestion.closest(to: key, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
-        add(path, "unknown key \"\(key)\"\(hint)")
+        add(path, "unknown key \(Self.quoted(key))\(hint)")
     }
 
     private mutating func string(_ fields: Fields, _ key: String, required: Bool = false) -> String? {
@@ -455,7 +463,7 @@ public struct ConfigValidator {
 
     private mutating func parseHost(_ host: String, at path: String) -> IPAddress? {
         guard let address = IPAddress(parsing: host) else {
-            add(path, "\"\(host)\" is not an IPv4 or IPv6 address or \"localhost\"")
+            add(path, "\(Self.quoted(host)) is not an IPv4 or IPv6 address or \"localhost\"")
             return nil
         }
         return address

@@ -94,7 +94,12 @@ public struct HTTPRequestHead {
             guard let name = token(line[line.startIndex..<colon]) else { throw .malformed("invalid header name") }
             let rawValue = line[(colon + 1)...]
             guard rawValue.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else { throw .malformed("invalid header value") }
-            let value = String(decoding: rawValue, as: UTF8.self).trimmingWhitespace()
+            // Optional whitespace around the value is SP and HTAB bytes (RFC 9110 §5.5); trimming
+            // Characters would keep a blank that a combining mark joins.
+            let isBlank = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+            var trimmed = rawValue.drop(while: isBlank)
+            while let last = trimmed.last, isBlank(last) { trimmed = trimmed.dropLast() }
+            let value = String(decoding: trimmed, as: UTF8.self)
             headers.append((name, value))
             if headers.count > maxHeaders { throw .malformed("more than \(maxHeaders) headers") }
         }

@@ -20,6 +20,8 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses an IPv4 or IPv6 literal (`127.0.0.1`, `::1`), or `localhost` (= 127.0.0.1).
     public init?(parsing text: String) {
+        // inet_pton would stop at a NUL and accept "127.0.0.1\0anything".
+        if text.utf8.contains(0) { return nil }
         if text == "localhost" {
             self = .loopbackV4
             return

@@ -24,6 +24,13 @@ import Testing
         #expect(try parse("GET /status HTTP/1.1\r\nX-Empty:\r\n\r\n")?.headers.first?.value == "")
     }
 
+    /// Found with the HTTP fuzz target's properties (Fuzz/regressions/http-request/): the blank
+    /// before a combining mark stayed in the value, since whole Characters were trimmed.
+    @Test func valuesAreTrimmedOfBlankBytes() throws {
+        let request = try #require(try parse("GET / HTTP/1.1\r\nX: \u{301}a\r\nY: \t b \u{301} \t\r\nZ:  \r\n\r\n"))
+        #expect(request.headers.map(\.value) == ["\u{301}a", "b \u{301}", ""])
+    }
+
     @Test func incompleteHeadWaitsForMore() throws {
         var head = HTTPRequestHead()
         #expect(try head.append(Array("GET /status HTTP/1.1\r\nHo".utf8)) == nil)

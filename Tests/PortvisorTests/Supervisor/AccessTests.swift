@@ -17,6 +17,17 @@ import Testing
         }
     }
 
+    /// Found by the CIDR fuzzer (Fuzz/regressions/cidr/): inet_pton stopped at a NUL, so text
+    /// after one was ignored, in `allow`/`deny` and in `host`.
+    @Test func textAfterANulIsNotIgnored() {
+        for text in ["::ffff:1\u{0}\u{0}0.0.0/124", "10.0.0.0\u{0}/8", "127.0.0.1\u{0}", "::1\u{0}junk"] {
+            #expect(CIDR(parsing: text) == nil, "\(text.debugDescription)")
+            #expect(IPAddress(parsing: text) == nil, "\(text.debugDescription)")
+        }
+        let json = #"{ "status": false, "services": [ { "name": "e", "kind": "echo", "port": 1, "host": "127.0.0.1\u0000\n" } ] }"#
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse(Array(json.utf8), path: "services.json") }
+    }
+
     @Test func containment() throws {
         let ten = try #require(CIDR(parsing: "10.0.0.0/8"))
         #expect(ten.contains(.v4(10, 200, 1, 1)))
