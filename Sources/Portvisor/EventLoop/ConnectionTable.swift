@@ -77,6 +77,8 @@ struct Connection {
     var chargenOffset = 0
     /// sentence: the acknowledgement arrived (the sentence may still be flushing).
     var acknowledged = false
+    /// echo: the profile's maxBufferedBytes, copied here so the read path needs no profile.
+    var maxBufferedBytes = 0
     /// Counted in the worker's SourceTable (released on close).
     var countedInSources = false
     /// Since when pending output has made no progress (meaningful while `output` is set).

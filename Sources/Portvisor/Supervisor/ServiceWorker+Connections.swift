@@ -74,6 +74,7 @@ extension ServiceWorker {
         connections.slots[slot].openedAt = now
         connections.slots[slot].lastActivity = now
         connections.slots[slot].countedInSources = counted
+        connections.slots[slot].maxBufferedBytes = profile.maxBufferedBytes
         logger.debug(name, event: "connection-opened", "\(peer): connected")
         switch profile.config.kind {
         case .daytime, .time, .qotd:
@@ -192,7 +193,7 @@ extension ServiceWorker {
 
     /// echo: read at most what still fits under maxBufferedBytes and write it straight back.
     private func echoReadable(_ slot: Int) {
-        let limit = profile(of: slot).maxBufferedBytes
+        let limit = connections.slots[slot].maxBufferedBytes
         let room = limit - connections.slots[slot].pendingCount
         guard room > 0 else {
             setInterest(slot, .writable)
@@ -361,20 +362,21 @@ extension ServiceWorker {
     private func updateEchoInterest(_ slot: Int) {
         let pending = connections.slots[slot].pendingCount
         var interest: IOEvents = []
-        if pending < profile(of: slot).maxBufferedBytes { interest.insert(.readable) }
+        if pending < connections.slots[slot].maxBufferedBytes { interest.insert(.readable) }
         if pending > 0 { interest.insert(.writable) }
         setInterest(slot, interest)
     }
 
     /// Registers or changes the slot's epoll interest, only when it differs.
     private func setInterest(_ slot: Int, _ interest: IOEvents) {
-        let connection = connections.slots[slot]
-        guard !connection.registered || connection.interest != interest else { return }
+        let registered = connections.slots[slot].registered
+        guard !registered || connections.slots[slot].interest != interest else { return }
+        let fd = connections.slots[slot].fd
         do {
-            if connection.registered {
-                try loop.epoll.modify(connection.fd, interest, token: connections.token(slot))
+            if registered {
+                try loop.epoll.modify(fd, interest, token: connections.token(slot))
             } else {
-                try loop.epoll.add(connection.fd, interest, token: connections.token(slot))
+                try loop.epoll.add(fd, interest, token: connections.token(slot))
                 connections.slots[slot].registered = true
             }
             connections.slots[slot].interest = interest

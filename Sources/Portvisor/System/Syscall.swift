@@ -14,26 +14,27 @@ public enum IOResult: Equatable, Sendable {
 public enum Syscall {
     /// Runs `body` until it returns something other than -1 with EINTR; throws on any other error.
     @inline(__always)
-    public static func retrying(_ call: String, _ body: () -> Int32) throws(SystemError) -> Int32 {
+    public static func retrying(_ call: StaticString, _ body: () -> Int32) throws(SystemError) -> Int32 {
         while true {
             let result = body()
             if result != -1 { return result }
             let code = cp_errno()
             if code == EINTR { continue }
-            throw SystemError(call, errno: code)
+            throw SystemError("\(call)", errno: code)
         }
     }
 
     /// Like `retrying` but maps EAGAIN to `.wouldBlock`.
     @inline(__always)
-    public static func nonBlocking(_ call: String, _ body: () -> Int) throws(SystemError) -> IOResult {
+    public static func nonBlocking(_ call: StaticString, _ body: () -> Int) throws(SystemError) -> IOResult {
         while true {
             let result = body()
             if result >= 0 { return .done(result) }
             let code = cp_errno()
             if code == EINTR { continue }
             if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
-            throw SystemError(call, errno: code)
+            // The name becomes a String only here: the success path allocates nothing.
+            throw SystemError("\(call)", errno: code)
         }
     }
 
