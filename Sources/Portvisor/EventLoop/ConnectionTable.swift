@@ -57,35 +57,55 @@ struct OutputBuffer {
 
 /// One connection's state. Loop-thread only.
 struct Connection {
-    var fd: Int32 = -1
-    var generation: UInt32 = 0
-    var phase: ConnectionPhase = .closed
-    /// The events registered with epoll (empty: not registered).
-    var interest: IOEvents = []
-    var registered = false
-    /// The ServiceProfile the connection was accepted under (reloads keep old ones alive).
-    var profileID: Int = 0
+    // Ordered large to small, small counters as Int32, so a slot packs into 136 bytes (was 176).
     var peer = SocketAddress(ip: .v4(0), port: 0)
     var since = WallTime(seconds: 0)
     var openedAt: MonotonicNanos = 0
     var lastActivity: MonotonicNanos = 0
-    var bytesIn = 0
-    var bytesOut = 0
-    /// sentence: bytes of the acknowledgement line seen so far.
-    var ackConsumed = 0
-    /// chargen: the offset in the character stream.
-    var chargenOffset = 0
-    /// sentence: the acknowledgement arrived (the sentence may still be flushing).
-    var acknowledged = false
-    /// echo: the profile's maxBufferedBytes, copied here so the read path needs no profile.
-    var maxBufferedBytes = 0
-    /// Counted in the worker's SourceTable (released on close).
-    var countedInSources = false
     /// Since when pending output has made no progress (meaningful while `output` is set).
     var writeStalledSince: MonotonicNanos = 0
+    var bytesIn = 0
+    var bytesOut = 0
     var output: OutputBuffer?
+    var fd: Int32 = -1
+    var generation: UInt32 = 0
+    // Four small counters stored as Int32 (all bounded well below 2^31), used as Int below.
+    private var storedProfileID: Int32 = 0
+    private var storedMaxBufferedBytes: Int32 = 0
+    private var storedAckConsumed: Int32 = 0
+    private var storedChargenOffset: Int32 = 0
+    /// The events registered with epoll (empty: not registered).
+    var interest: IOEvents = []
+    var phase: ConnectionPhase = .closed
+    var registered = false
+    /// sentence: the acknowledgement arrived (the sentence may still be flushing).
+    var acknowledged = false
+    /// Counted in the worker's SourceTable (released on close).
+    var countedInSources = false
 
     var pendingCount: Int { output?.count ?? 0 }
+
+    /// The ServiceProfile the connection was accepted under (reloads keep old ones alive).
+    var profileID: Int {
+        get { Int(storedProfileID) }
+        set { storedProfileID = Int32(truncatingIfNeeded: newValue) }
+    }
+    /// echo: the profile's maxBufferedBytes (at most 1 GiB), copied here so the read path needs
+    /// no profile lookup.
+    var maxBufferedBytes: Int {
+        get { Int(storedMaxBufferedBytes) }
+        set { storedMaxBufferedBytes = Int32(newValue) }
+    }
+    /// sentence: bytes of the acknowledgement line seen so far (at most maxAckBytes, 1 MiB).
+    var ackConsumed: Int {
+        get { Int(storedAckConsumed) }
+        set { storedAckConsumed = Int32(newValue) }
+    }
+    /// chargen: the offset in the character stream (below one cycle, 7,030 bytes).
+    var chargenOffset: Int {
+        get { Int(storedChargenOffset) }
+        set { storedChargenOffset = Int32(newValue) }
+    }
 }
 
 /// The slot array. Loop-thread only.

@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func idleConnectionStaysSmall() {
-        #expect(MemoryLayout<Connection>.stride <= 160)
+        #expect(MemoryLayout<Connection>.stride <= 136)
     }
 }
 
