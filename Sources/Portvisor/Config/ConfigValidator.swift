@@ -168,7 +168,8 @@ public struct ConfigValidator {
         guard let restart = object(value, at: path, expected: "an object") else { return policy }
         checkKeys(restart, allowed: Self.restartKeys, at: path)
         policy.initialDelay = seconds(restart, "initialDelay") ?? policy.initialDelay
-        policy.maxDelay = seconds(restart, "maxDelay") ?? policy.maxDelay
+        // Unset, maxDelay is 5 s, or initialDelay when that is longer (the backoff never shrinks).
+        policy.maxDelay = seconds(restart, "maxDelay") ?? max(policy.maxDelay, policy.initialDelay)
         policy.resetAfter = seconds(restart, "resetAfter") ?? policy.resetAfter
         if let max = restart.value("maxRestarts"), max != .null {
             policy.maxRestarts = integer(restart, "maxRestarts", in: 0...Int(Int32.max))

@@ -132,7 +132,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             portText = text[text.index(after: colon)...]
             if host.contains(":") { return nil }  // bare IPv6 needs brackets
         }
-        guard let ip = IPAddress(parsing: String(host)), let port = UInt16(portText) else { return nil }
+        guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), let ip = IPAddress(parsing: String(host)),
+              let port = UInt16(portText) else { return nil }
         self.init(ip: ip, port: port)
     }
 

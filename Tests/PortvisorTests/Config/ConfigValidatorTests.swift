@@ -233,6 +233,11 @@ private func load(_ json: String) throws -> PortvisorConfig {
         ])
     }
 
+    @Test func maxDelayDefaultsToAtLeastInitialDelay() throws {
+        let config = try load(service(#"{ "name": "e", "kind": "echo", "port": 1, "restart": { "initialDelay": 10 } }"#))
+        #expect(config.services[0].restart.maxDelay == 10)
+    }
+
     @Test func optionsOfAnotherKind() {
         #expect(problems(service(#"{ "name": "e", "kind": "echo", "port": 1, "sentence": "hi", "format": "rfc867" }"#)) == [
             #"services.json: services[0].sentence: "sentence" is an option of kind "sentence", not of "echo""#,

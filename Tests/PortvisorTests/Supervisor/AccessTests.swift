@@ -166,3 +166,14 @@ import Testing
         #expect(server.logs.lines.contains { $0.contains("(writeTimeout)") })
     }
 }
+
+@Suite struct SocketAddressParsingTests {
+    @Test func hostAndPort() {
+        #expect(SocketAddress(parsing: "127.0.0.1:80")?.description == "127.0.0.1:80")
+        #expect(SocketAddress(parsing: "[::1]:20080")?.description == "[::1]:20080")
+        #expect(SocketAddress(parsing: "localhost:7")?.description == "127.0.0.1:7")
+        for bad in ["127.0.0.1:+80", "127.0.0.1:", "127.0.0.1:65536", "::1:80", "[::1]80", "127.0.0.1:8 0", "host:80", "127.0.0.1:٣"] {
+            #expect(SocketAddress(parsing: bad) == nil, "\(bad)")
+        }
+    }
+}
