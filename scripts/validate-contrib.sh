@@ -34,6 +34,13 @@ if need systemd-analyze systemd; then
     echo "${exposure#→ }"
 fi
 
+echo "== Prometheus (promtool)"
+if need promtool prometheus; then
+    (cd contrib/prometheus && promtool check config portvisor.yml >/dev/null && promtool check rules alerts.yml >/dev/null &&
+        promtool test rules alerts.test.yml >/dev/null) && echo "ok: portvisor.yml, alerts.yml, alerts.test.yml" ||
+        fail "promtool: run it in contrib/prometheus to see why"
+fi
+
 echo "== shell completions"
 bash -n contrib/completion/portvisor.bash && echo "ok: bash -n contrib/completion/portvisor.bash" || fail "bash -n portvisor.bash"
 if need zsh zsh; then
