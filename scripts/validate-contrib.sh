@@ -41,6 +41,14 @@ if need promtool prometheus; then
         fail "promtool: run it in contrib/prometheus to see why"
 fi
 
+echo "== Kubernetes manifests (kubernetes-validate, offline schemas of 1.31)"
+if python3 -c 'import kubernetes_validate' 2>/dev/null; then
+    python3 -m kubernetes_validate -k 1.31.0 --strict --quiet contrib/kubernetes/*.yaml &&
+        echo "ok: $(cd contrib/kubernetes && echo *.yaml)" || fail "kubernetes-validate"
+else
+    fail "kubernetes-validate is missing (python3 -m pip install kubernetes-validate)"
+fi
+
 echo "== shell completions"
 bash -n contrib/completion/portvisor.bash && echo "ok: bash -n contrib/completion/portvisor.bash" || fail "bash -n portvisor.bash"
 if need zsh zsh; then
