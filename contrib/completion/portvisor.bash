@@ -101,10 +101,10 @@ _portvisor() {
         esac
     done
     case $command:$position in
-        connect:0) _portvisor_services; ;;
-        bench:0) _portvisor_reply 'rr stream connect sentence idle'; ;;
-        completion:0) _portvisor_reply 'bash zsh'; ;;
-        help:0) _portvisor_reply 'run check status connect bench completion help'; ;;
+        connect:0) _portvisor_services ;;
+        bench:0) _portvisor_reply 'rr stream connect sentence idle' ;;
+        completion:0) _portvisor_reply 'bash zsh' ;;
+        help:0) _portvisor_reply 'run check status connect bench completion help' ;;
     esac
 }
 

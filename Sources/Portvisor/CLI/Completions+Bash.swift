@@ -41,7 +41,7 @@ extension Completions {
             if !valued.isEmpty {
                 lines.append("            case $prev in")
                 for option in valued {
-                    let fill = option.completion == .none ? "" : action(option.completion) + " "
+                    let fill = option.completion == .none ? "" : action(option.completion) + "; "
                     lines.append("                \(option.name)) \(fill)return ;;")
                 }
                 lines.append("            esac")
@@ -88,10 +88,10 @@ extension Completions {
     private static func action(_ completion: ValueCompletion) -> String {
         switch completion {
         case .none: return ":"
-        case .file: return "_portvisor_files;"
-        case .service: return "_portvisor_services;"
-        case .command: return "_portvisor_reply \(singleQuoted(commandNames.joined(separator: " ")));"
-        case .choices(let choices): return "_portvisor_reply \(singleQuoted(choices.joined(separator: " ")));"
+        case .file: return "_portvisor_files"
+        case .service: return "_portvisor_services"
+        case .command: return "_portvisor_reply \(singleQuoted(commandNames.joined(separator: " ")))"
+        case .choices(let choices): return "_portvisor_reply \(singleQuoted(choices.joined(separator: " ")))"
         }
     }
 }
