@@ -1,5 +1,5 @@
 // The man page and completion scripts: the committed files are exactly what CommandSpec renders
-// now, the page renders without a groff warning, and both scripts parse and complete.
+// now, the page renders without a groff warning, and both scripts parse and complete (zsh on a pty).
 import Foundation
 import Testing
 @testable import Portvisor
@@ -90,10 +90,57 @@ import Testing
         ])
     }
 
+    /// Types each line and TAB into an interactive zsh (on a pty, with contrib/completion on
+    /// $fpath), then ^T, bound to print the edit buffer: prints `[BUFFER]` per line.
+    static let zshDriver = #"""
+        zmodload zsh/zpty
+        complete_line() {
+          local out= chunk result=
+          zpty z zsh -f -i
+          zpty -w z 'PROMPT=; fpath=($COMPLETION_DIR $fpath); autoload -U compinit; compinit -u -D; bindkey "^I" complete-word; dump() { print -rn -- "<<$BUFFER>>" }; zle -N dump; bindkey "^T" dump; print RE""ADY'
+          repeat 50; do
+            while zpty -r -t z chunk; do out+=$chunk; done
+            [[ $out == *READY[$'\r\n']* ]] && break
+            sleep 0.1
+          done
+          zpty -w -n z "$1"$'\t\C-t'
+          out=
+          repeat 50; do
+            sleep 0.1
+            while zpty -r -t z chunk; do out+=$chunk; done
+            [[ $out == *'<<'*'>>'* ]] && result=${${out##*<<}%%>>*} && break
+          done
+          zpty -d z
+          print -r -- "[$result]"
+        }
+        complete_line 'portvisor ch'
+        complete_line 'portvisor run --log-l'
+        complete_line 'portvisor run --log-level=warn'
+        complete_line 'portvisor bench conn'
+        complete_line 'portvisor completion z'
+        complete_line 'portvisor help --m'
+        complete_line "$PORTVISOR connect --config $CONFIG ed"
+        """#
+
     @Test(.enabled(if: Repository.hasTool("zsh"), "zsh is not installed (apt-get install zsh); the zsh script is not checked"))
-    func zshScriptParsesAndRegisters() throws {
+    func zshScriptParsesAndCompletes() throws {
         #expect(try Repository.shell("zsh -n contrib/completion/_portvisor").code == 0)
         let load = try Repository.shell("zsh -fc 'autoload -Uz compinit; compinit -u -D; source contrib/completion/_portvisor; print -r -- ${_comps[portvisor]}'")
         #expect(load.code == 0 && load.out == "_portvisor\n" && load.err.isEmpty, "\(load.err)")
+        let directory = try TempDirectory()
+        let config = try directory.write("services.json", """
+            { "status": false, "services": [ { "name": "echo", "kind": "echo", "port": 0 }, { "name": "edge", "kind": "echo", "port": 0 } ] }
+            """)
+        let script = try directory.write("drive.zsh", Self.zshDriver)
+        let portvisor = ChildProcess.portvisorPath
+        let result = try Repository.shell("zsh -f \(script)", environment: [
+            "COMPLETION_DIR": Repository.path("contrib/completion"), "PORTVISOR": portvisor, "CONFIG": config,
+        ], timeout: 60)
+        #expect(result.code == 0, "\(result.err)")
+        #expect(result.out.split(separator: "\n").map(String.init) == [
+            "[portvisor check ]", "[portvisor run --log-level=]", "[portvisor run --log-level=warning ]",
+            "[portvisor bench connect ]", "[portvisor completion zsh ]", "[portvisor help --man ]",
+            "[\(portvisor) connect --config \(config) edge ]",
+        ])
     }
 }
