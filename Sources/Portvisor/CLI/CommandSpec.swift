@@ -1,6 +1,20 @@
 // The command-line interface as data: every command, its arguments and options, and their help.
 // `--help`, usage errors, the man page and shell completions are all rendered from this table.
 
+/// What a shell completion offers for a value.
+public enum ValueCompletion: Sendable, Equatable {
+    /// Free text: nothing to offer.
+    case none
+    /// A file name.
+    case file
+    /// A service name from the config in effect (read with `portvisor check --json`).
+    case service
+    /// A `portvisor` command.
+    case command
+    /// One of a fixed set.
+    case choices([String])
+}
+
 /// One `--option` of a command.
 public struct OptionSpec: Sendable {
     /// `--config`.
@@ -10,12 +24,15 @@ public struct OptionSpec: Sendable {
     public let help: String
     /// Allowed values, when the value is one of a fixed set (for completions and errors).
     public let choices: [String]
+    /// What completions offer for the value; `.choices` whenever `choices` is not empty.
+    public let completion: ValueCompletion
 
-    public init(_ name: String, value: String? = nil, choices: [String] = [], help: String) {
+    public init(_ name: String, value: String? = nil, choices: [String] = [], completion: ValueCompletion = .none, help: String) {
         self.name = name
         self.valueName = value
         self.help = help
         self.choices = choices
+        self.completion = choices.isEmpty ? completion : .choices(choices)
     }
 }
 
@@ -24,6 +41,15 @@ public struct ArgumentSpec: Sendable {
     public let name: String
     public let help: String
     public let optional: Bool
+    /// What completions offer for it.
+    public let completion: ValueCompletion
+
+    public init(name: String, help: String, optional: Bool, completion: ValueCompletion = .none) {
+        self.name = name
+        self.help = help
+        self.optional = optional
+        self.completion = completion
+    }
 }
 
 /// One subcommand (`run`, `check`, …).
@@ -71,7 +97,7 @@ public struct CommandSpec: Sendable {
 public enum CommandLineSpec {
     public static let version = "0.1.0"
 
-    static let config = OptionSpec("--config", value: "PATH",
+    static let config = OptionSpec("--config", value: "PATH", completion: .file,
                                    help: "services.json to use (default: $PORTVISOR_CONFIG, else ./services.json)")
     static let json = OptionSpec("--json", help: "print JSON instead of a table")
 
@@ -112,7 +138,8 @@ public enum CommandLineSpec {
             """),
         CommandSpec(
             name: "connect", summary: "Connect to a service: stdin to the socket, the socket to stdout.",
-            arguments: [ArgumentSpec(name: "NAME|HOST:PORT", help: "a service name from the config, or an address", optional: false)],
+            arguments: [ArgumentSpec(name: "NAME|HOST:PORT", help: "a service name from the config, or an address", optional: false,
+                                     completion: .service)],
             options: [
                 config,
                 OptionSpec("--timeout", value: "SECONDS", help: "bound on the connection attempt (default 10)"),
@@ -123,11 +150,12 @@ public enum CommandLineSpec {
             """),
         CommandSpec(
             name: "bench", summary: "Load a service and measure it: rates, latency percentiles, errors.",
-            arguments: [ArgumentSpec(name: "MODE", help: "rr, stream, connect, sentence or idle", optional: false)],
+            arguments: [ArgumentSpec(name: "MODE", help: "rr, stream, connect, sentence or idle", optional: false,
+                                     completion: .choices(["rr", "stream", "connect", "sentence", "idle"]))],
             options: [
                 OptionSpec("--host", value: "HOST", help: "the target's IPv4 or IPv6 literal (default 127.0.0.1)"),
                 OptionSpec("--port", value: "PORT", help: "the target's port"),
-                OptionSpec("--service", value: "NAME", help: "take host and port of this service from the config instead"),
+                OptionSpec("--service", value: "NAME", completion: .service, help: "take host and port of this service from the config instead"),
                 config,
                 OptionSpec("--connections", value: "N", help: "connections, or concurrent workers for connect/sentence (default 1; idle 100)"),
                 OptionSpec("--size", value: "BYTES", help: "rr message (default 64), stream write (65536), idle proof (16); max 1 MiB"),
@@ -156,6 +184,21 @@ public enum CommandLineSpec {
             or a reply was not one line), 64 usage error, 69 target unreachable, 70 internal error.
             Other errors (refused, reset, timeouts) are counted in the report, not in the exit code.
             """),
+        CommandSpec(
+            name: "completion", summary: "Print a shell completion script for bash or zsh.",
+            arguments: [ArgumentSpec(name: "SHELL", help: "bash or zsh", optional: false, completion: .choices(["bash", "zsh"]))],
+            options: [],
+            details: """
+            The script is generated from the same table as this help. Install it as
+            /usr/share/bash-completion/completions/portvisor (bash) or as _portvisor in a directory
+            on $fpath (zsh), or load it into the current shell: source <(portvisor completion bash).
+            Service names are completed from the config in effect, read with 'portvisor check --json'.
+            """),
+        CommandSpec(
+            name: "help", summary: "Show the help of portvisor or of one command, or the manual page.",
+            arguments: [ArgumentSpec(name: "COMMAND", help: "the command to describe", optional: true, completion: .command)],
+            options: [OptionSpec("--man", help: "print the manual page (roff) instead; read it with: portvisor help --man | man -l -")],
+            details: ""),
     ]
 
     public static func command(named name: String) -> CommandSpec? { commands.first { $0.name == name } }

@@ -9,12 +9,8 @@ public enum PortvisorCLI {
             return ExitCode.usage
         }
         switch first {
-        case "-h", "--help", "help":
-            if first == "help", arguments.count > 1, let spec = CommandLineSpec.command(named: arguments[1]) {
-                Output.out(spec.help)
-            } else {
-                Output.out(CommandLineSpec.help)
-            }
+        case "-h", "--help":
+            Output.out(CommandLineSpec.help)
             return ExitCode.ok
         case "--version", "-V":
             Output.out("portvisor \(CommandLineSpec.version)")
@@ -46,6 +42,8 @@ public enum PortvisorCLI {
         case "status": return StatusCommand.run(parsed)
         case "connect": return ConnectCommand.run(parsed)
         case "bench": return BenchCommand.run(parsed)
+        case "completion": return CompletionCommand.run(parsed)
+        case "help": return HelpCommand.run(parsed)
         default:
             Output.err("portvisor: command \(spec.name) is not available")
             return ExitCode.usage

@@ -78,7 +78,8 @@ public enum HTTPClient {
 
     static func parse(_ bytes: [UInt8]) throws(HTTPClientError) -> HTTPReply {
         guard let end = HTTPRequestHead.endOfHead(in: bytes, from: 0) else { throw .malformed("no end of head") }
-        let lines = String(decoding: bytes[0..<end], as: UTF8.self).split(separator: "\n").map { $0.trimmingWhitespace() }
+        // "\r\n" is one Character: split on newlines of either kind, not on "\n" alone.
+        let lines = String(decoding: bytes[0..<end], as: UTF8.self).split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }
         guard let statusLine = lines.first, statusLine.hasPrefix("HTTP/1."), statusLine.count >= 12,
               let status = Int(statusLine.dropFirst(9).prefix(3)) else { throw .malformed("bad status line") }
         var headers: [(name: String, value: String)] = []
