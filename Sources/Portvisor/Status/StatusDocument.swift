@@ -112,7 +112,8 @@ public enum MetricsDocument {
         family("portvisor_service_info", "gauge", "A declared service: kind, address and port range; always 1.",
                services.map { service in
                    (labels(["service": service.config.name, "kind": service.config.kind.rawValue, "protocol": service.config.transport.rawValue,
-                            "host": service.config.host, "port": String(service.port), "range": PortRange.classify(service.port).rawValue]), "1")
+                            "host": service.config.host, "port": String(service.port), "range": PortRange.classify(service.port).rawValue,
+                            "enabled": service.config.enabled ? "true" : "false"]), "1")
                })
         family("portvisor_up", "gauge", "1 when the service's listener is running, else 0.",
                perService { $0.state == .running ? 1 : 0 })

@@ -100,6 +100,10 @@ final class StatusServer: EventHandler, @unchecked Sendable {
             if let adopted {
                 Socket.setNonBlocking(adopted, true)
                 listenerFD = adopted
+                if let local = try? Socket.localAddress(adopted),
+                   (config.port != 0 && Int(local.port) != config.port) || local.ip.unmapped != config.address.unmapped {
+                    logger.warning("status", event: "adopted-address", "the socket passed by systemd is on \(local), not \(Address.display(host: config.host, port: config.port)) as configured; using the passed socket")
+                }
             } else {
                 listenerFD = try Socket.listen(on: SocketAddress(ip: config.address, port: UInt16(config.port)), backlog: 64)
             }

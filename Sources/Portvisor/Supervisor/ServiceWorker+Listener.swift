@@ -5,7 +5,9 @@ import Glibc
 
 extension ServiceWorker {
     /// Errors from bind that no retry can fix: the service fails at once.
-    static let permanentBindErrors: Set<Int32> = [EACCES, EPERM, EADDRNOTAVAIL, EAFNOSUPPORT]
+    /// (EPROTOTYPE: a socket passed by systemd of the wrong kind, TCP for a UDP service or the
+    /// other way round.)
+    static let permanentBindErrors: Set<Int32> = [EACCES, EPERM, EADDRNOTAVAIL, EAFNOSUPPORT, EPROTOTYPE]
     /// accept4 errors that concern one connection only; accept(2) says to retry.
     static let transientAcceptErrors: Set<Int32> = [
         ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, ENETUNREACH, ETIMEDOUT,
@@ -103,6 +105,8 @@ extension ServiceWorker {
                 reason += "; port \(config.port) needs root or CAP_NET_BIND_SERVICE"
             } else if error.errno == EADDRNOTAVAIL {
                 reason += "; no interface of this machine has that address"
+            } else if error.errno == EPROTOTYPE {
+                reason = "the socket passed by systemd is not a \(config.transport.rawValue) socket"
             }
             fail(reason)
         } else {

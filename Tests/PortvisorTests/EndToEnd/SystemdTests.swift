@@ -92,6 +92,7 @@ struct SystemdTests {
         #expect(log.contains("status: using the socket passed by systemd (fd 4)"))
         #expect(log.contains("echo: the socket passed by systemd is on 127.0.0.1:\(passedEcho), not 127.0.0.1:\(configuredEcho) as configured; using the passed socket"))
         #expect(log.contains("supervisor: systemd passed socket \"stray\" (fd 5) that matches no service; closing it"))
+        #expect(log.contains("status: the socket passed by systemd is on 127.0.0.1:\(passedStatus), not 127.0.0.1:\(configuredStatus) as configured"))
         #expect(log.contains("systemd watchdog every 1 s; pinging at half that"))
         #expect(throws: SystemError.self) { _ = try Socket.connect(to: SocketAddress(ip: .loopbackV4, port: UInt16(stray)), timeout: 1) }
         #expect(throws: SystemError.self) { _ = try Socket.connect(to: SocketAddress(ip: .loopbackV4, port: UInt16(configuredEcho)), timeout: 1) }
@@ -117,6 +118,22 @@ struct SystemdTests {
 
         child.signal(SIGTERM)
         #expect(notify.next() == "STOPPING=1\nSTATUS=stopping: draining connections")
+        #expect(try child.waitForExit() == 0)
+    }
+
+    @Test func aSocketOfTheWrongKindFailsTheServiceAtOnce() throws {
+        let directory = try TempDirectory()
+        let port = try Self.freePort(udp: true)
+        let config = try directory.write("services.json", """
+            { "status": false, "services": [ { "name": "t", "kind": "echo", "port": \(port) } ] }
+            """)
+        let child = try Self.activate(["-d", "-l", "127.0.0.1:\(port)", "--fdname=t"], config: config)
+        try child.waitForStderr("Listening on 127.0.0.1:\(port)")
+        try TestDatagramSocket().send(Array("wake up".utf8), to: port)
+        let log = try child.waitForStderr("t: failed:")
+        #expect(log.contains("t: failed: the socket passed by systemd is not a tcp socket"))
+        #expect(!log.contains("rebinding in"))
+        child.signal(SIGTERM)
         #expect(try child.waitForExit() == 0)
     }
 
