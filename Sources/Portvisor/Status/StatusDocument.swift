@@ -6,7 +6,7 @@ public enum StatusDocument {
     /// live connection, so it stays readable and costs a few milliseconds for ten thousand.
     public static func encode(_ snapshot: SupervisorSnapshot, environment: PortEnvironment) -> [UInt8] {
         let liveCount = snapshot.services.reduce(0) { $0 + ($1.connections?.count ?? 0) }
-        var out = JSONOutput(capacity: 4096 + liveCount * 112)
+        let out = JSONOutput(capacity: 4096 + liveCount * 112)
         out.raw("{\n  ")
         out.key("supervisor")
         out.raw("{ ")
@@ -21,14 +21,14 @@ public enum StatusDocument {
         var cache: (second: Int64, prefix: [UInt8]) = (.min, [])
         for (index, service) in snapshot.services.enumerated() {
             out.raw(index == 0 ? "\n    {\n" : ",\n    {\n")
-            encode(service, environment: environment, into: &out, cache: &cache)
+            encode(service, environment: environment, into: out, cache: &cache)
             out.raw("\n    }")
         }
         out.raw(snapshot.services.isEmpty ? "]\n}\n" : "\n  ]\n}\n")
         return out.bytes
     }
 
-    private static func encode(_ service: ServiceSnapshot, environment: PortEnvironment, into out: inout JSONOutput,
+    private static func encode(_ service: ServiceSnapshot, environment: PortEnvironment, into out: JSONOutput,
                                cache: inout (second: Int64, prefix: [UInt8])) {
         let config = service.config
         let report = PortRegistry.report(port: service.port, kind: config.kind.rawValue, udp: config.transport == .udp, in: environment)

@@ -147,7 +147,7 @@ import Testing
             .fields(["peer": .string("127.0.0.1:1"), "since": .string("2026-11-25T13:02:02.999Z"), "bytesIn": .int(9), "bytesOut": .int(10)]),
             .fields(["peer": .string("[::1]:65535"), "since": .string("2026-11-25T13:02:03.000Z"), "bytesIn": .int(1), "bytesOut": .int(2)]),
         ])
-        var output = JSONOutput()
+        let output = JSONOutput()
         for value in [0, 7, 10, -1, Int.max, Int.min] { output.int(value); output.raw(" ") }
         #expect(String(decoding: output.bytes, as: UTF8.self) == "0 7 10 -1 \(Int.max) \(Int.min) ")
     }
