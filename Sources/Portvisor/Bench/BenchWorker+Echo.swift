@@ -26,35 +26,39 @@ extension BenchWorker {
     }
 
     func roundTripReadable(_ i: Int, now: Int64) {
-        while true {
-            let result: IOResult
-            do {
-                result = try Syscall.read(connections[i].fd, scratch, Self.scratchSize)
-            } catch {
-                note(error)
-                fail(i, .io, now: now)
+        while let n = readSome(i, now: now), n > 0 {
+            let received = connections[i].received
+            guard received + n <= connections[i].sent,
+                  pattern.matches(scratch, count: n, at: connections[i].messageOffset + received) else {
+                fail(i, .mismatch, now: now)
                 return
             }
-            switch result {
-            case .wouldBlock:
+            connections[i].received = received + n
+            connections[i].lastProgress = now
+            if received + n == options.size {
+                completeRoundTrip(i, now: Clock.monotonic())
                 return
-            case .done(0):
-                fail(i, .eof, now: now)
-                return
-            case .done(let n):
-                let received = connections[i].received
-                guard received + n <= connections[i].sent,
-                      pattern.matches(scratch, count: n, at: connections[i].messageOffset + received) else {
-                    fail(i, .mismatch, now: now)
-                    return
-                }
-                connections[i].received = received + n
-                connections[i].lastProgress = now
-                if received + n == options.size {
-                    completeRoundTrip(i, now: Clock.monotonic())
-                    return
-                }
             }
+        }
+    }
+
+    /// One read for connection `i` into the scratch buffer: the bytes read, 0 when none are
+    /// waiting, or nil when the connection failed or ended (counted and closed).
+    func readSome(_ i: Int, now: Int64) -> Int? {
+        let result: IOResult
+        do {
+            result = try Syscall.read(connections[i].fd, scratch, Self.scratchSize)
+        } catch {
+            note(error)
+            fail(i, .io, now: now)
+            return nil
+        }
+        switch result {
+        case .wouldBlock: return 0
+        case .done(0):
+            fail(i, .eof, now: now)
+            return nil
+        case .done(let n): return n
         }
     }
 
@@ -109,31 +113,17 @@ extension BenchWorker {
     }
 
     func streamReadable(_ i: Int, now: Int64) {
-        readLoop: while true {
-            let result: IOResult
-            do {
-                result = try Syscall.read(connections[i].fd, scratch, Self.scratchSize)
-            } catch {
-                note(error)
-                fail(i, .io, now: now)
+        while true {
+            guard let n = readSome(i, now: now) else { return }
+            if n == 0 { break }
+            let received = connections[i].received
+            guard received + n <= connections[i].sent, pattern.matches(scratch, count: n, at: received) else {
+                fail(i, .mismatch, now: now)
                 return
             }
-            switch result {
-            case .wouldBlock:
-                break readLoop
-            case .done(0):
-                fail(i, .eof, now: now)
-                return
-            case .done(let n):
-                let received = connections[i].received
-                guard received + n <= connections[i].sent, pattern.matches(scratch, count: n, at: received) else {
-                    fail(i, .mismatch, now: now)
-                    return
-                }
-                connections[i].received = received + n
-                connections[i].lastProgress = now
-                if inWindow(now) { counters.bytesEchoed += n }
-            }
+            connections[i].received = received + n
+            connections[i].lastProgress = now
+            if inWindow(now) { counters.bytesEchoed += n }
         }
         // Room opened up under the window: send more, unless epoll will say when.
         if !connections[i].pollingWrites { writeStream(i, now: now) }
@@ -143,19 +133,7 @@ extension BenchWorker {
 
     /// Data here was never asked for; end of file or an error means the connection is gone.
     func quietReadable(_ i: Int, now: Int64) {
-        let result: IOResult
-        do {
-            result = try Syscall.read(connections[i].fd, scratch, Self.scratchSize)
-        } catch {
-            note(error)
-            fail(i, .io, now: now)
-            return
-        }
-        switch result {
-        case .wouldBlock: break
-        case .done(0): fail(i, .eof, now: now)
-        case .done: counters.unexpected += 1
-        }
+        if let n = readSome(i, now: now), n > 0 { counters.unexpected += 1 }
     }
 
     /// idle, after the hold: every held connection must echo once more, within the timeout.
