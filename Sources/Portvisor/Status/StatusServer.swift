@@ -45,7 +45,6 @@ final class StatusServer: EventHandler, @unchecked Sendable {
 
     private struct StatusConnection {
         var fd: Int32
-        var acceptedAt: MonotonicNanos
         var firstByteAt: MonotonicNanos?
         var head = HTTPRequestHead()
         var output: [UInt8] = []
@@ -216,7 +215,7 @@ final class StatusServer: EventHandler, @unchecked Sendable {
                 Syscall.close(fd)
                 continue
             }
-            connections[slot] = StatusConnection(fd: fd, acceptedAt: loop.now)
+            connections[slot] = StatusConnection(fd: fd)
             do {
                 try loop.epoll.add(fd, .readable, token: token(slot))
             } catch {

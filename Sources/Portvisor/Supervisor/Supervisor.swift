@@ -51,7 +51,6 @@ public final class Supervisor: Sendable {
         var active: [ServiceHandle] = []
         /// Removed services whose connections are still draining (listed as stopped).
         var draining: [ServiceHandle] = []
-        var stopping = false
         /// The status endpoint's thread, when the config has one.
         var status: StatusHandle?
     }
@@ -262,10 +261,7 @@ public final class Supervisor: Sendable {
     /// Stops every service: listeners close at once, connections drain for up to
     /// `drainSeconds`, then the rest are closed. Returns when every worker has ended.
     public func stop(drainSeconds: Double = Supervisor.drainSeconds) {
-        let handles = state.withLock { state -> [ServiceHandle] in
-            state.stopping = true
-            return state.active + state.draining
-        }
+        let handles = state.withLock { $0.active + $0.draining }
         let running = handles.filter(\.isRunningThread)
         for handle in running {
             handle.mailbox?.post(.stop(drainSeconds: drainSeconds, listenerClosed: nil))
