@@ -38,14 +38,15 @@ enum ChunkPlans {
 }
 
 /// Sebastiano Vigna's SplitMix64: small, fast, and the same sequence on every platform.
-struct SplitMix64: RandomNumberGenerator {
+/// The tests use it too, so a failure can be replayed from its seed.
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9e37_79b9_7f4a_7c15
         var z = state
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
