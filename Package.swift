@@ -8,21 +8,21 @@ let package = Package(
     name: "Portvisor",
     products: [
         .executable(name: "portvisor", targets: ["portvisor"]),
+        // The supervisor as a library: usable as a dependency (no unsafe flags anywhere).
         .library(name: "Portvisor", targets: ["Portvisor"]),
     ],
     targets: [
-        // System headers Glibc does not export to Swift (epoll, eventfd, signalfd, accept4).
+        // System headers Glibc does not export to Swift (epoll, eventfd, signalfd, accept4, …).
         .target(name: "CPortvisor"),
-        // Everything: config, system layer, event loop, services, supervisor, status, client.
-        // Release builds drop the *runtime* exclusivity checks (the compile-time ones stay, and
-        // debug and test builds keep both): on the echo path they were 35% of all instructions
-        // (callgrind: 1,800 per round trip with, see docs/performance.md for without). Loop state
-        // is confined to its thread by design, which is what those checks would catch.
-        .target(name: "Portvisor", dependencies: ["CPortvisor"],
-                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
-        // The command line: a thin wrapper around the library.
-        .executableTarget(name: "portvisor", dependencies: ["Portvisor"]),
-        .testTarget(name: "PortvisorTests", dependencies: ["Portvisor", "CPortvisor", "FuzzChecks"]),
+        // The supervisor: config, system layer, event loop, service kinds, supervision, status.
+        .target(name: "Portvisor", dependencies: ["CPortvisor"]),
+        // The load generator behind `portvisor bench`.
+        .target(name: "PortvisorBench", dependencies: ["Portvisor"]),
+        // The command line: argument parsing, commands, help, man page, completions.
+        .target(name: "PortvisorCLI", dependencies: ["Portvisor", "PortvisorBench"]),
+        // The executable: main.swift only.
+        .executableTarget(name: "portvisor", dependencies: ["PortvisorCLI"]),
+        .testTarget(name: "PortvisorTests", dependencies: ["Portvisor", "PortvisorCLI", "PortvisorBench", "CPortvisor", "FuzzChecks"]),
         // Fuzzing (docs/fuzzing.md): the properties each target checks, and one executable per
         // target, a libFuzzer binary when built with -D FUZZING and a corpus replayer otherwise.
         .target(name: "FuzzChecks", dependencies: ["Portvisor", "CLibFuzzer"], path: "Fuzz/FuzzChecks"),

@@ -1,5 +1,4 @@
-// The portvisor executable: all logic lives in the Portvisor library.
-import Glibc
-import Portvisor
+// The portvisor executable: all logic lives in the PortvisorCLI and Portvisor libraries.
+import PortvisorCLI
 
-exit(PortvisorCLI.main(Array(CommandLine.arguments.dropFirst())))
+PortvisorCLI.exit(PortvisorCLI.main(Array(CommandLine.arguments.dropFirst())))

@@ -1,7 +1,5 @@
 // A minimal HTTP/1.1 client for talking to a status endpoint: one GET, `Connection: close`,
 // read to the end, every step bounded by one deadline.
-import CPortvisor
-import Glibc
 
 /// A status endpoint's answer.
 public struct HTTPReply: Sendable {
@@ -37,7 +35,7 @@ public enum HTTPClient {
             throw .connect(error)
         }
         defer { Syscall.close(fd) }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(address)\r\nUser-Agent: portvisor/\(CommandLineSpec.version)\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(address)\r\nUser-Agent: portvisor/\(Release.version)\r\nConnection: close\r\n\r\n".utf8)
         var sent = 0
         while sent < request.count {
             let result = request.withUnsafeBytes { raw -> Result<IOResult, SystemError> in
@@ -47,7 +45,7 @@ public enum HTTPClient {
                     return .failure(error)
                 }
             }.mapError { HTTPClientError.io($0) }
-            if case .done(let n) = try result.get() { sent += n } else { try waitFor(fd, POLLOUT, deadline) }
+            if case .done(let n) = try result.get() { sent += n } else { try waitFor(fd, .writable, deadline) }
         }
         var response: [UInt8] = []
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 1)
@@ -57,23 +55,22 @@ public enum HTTPClient {
             do {
                 result = try Syscall.read(fd, buffer, 65536)
             } catch {
-                if error.errno == ECONNRESET && !response.isEmpty { break }
+                if error.errno == Errno.ECONNRESET && !response.isEmpty { break }
                 throw .io(error)
             }
             switch result {
             case .done(0): return try parse(response)
             case .done(let n): response.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: n))
-            case .wouldBlock: try waitFor(fd, POLLIN, deadline)
+            case .wouldBlock: try waitFor(fd, .readable, deadline)
             }
         }
         return try parse(response)
     }
 
-    private static func waitFor(_ fd: Int32, _ event: Int32, _ deadline: MonotonicNanos) throws(HTTPClientError) {
+    private static func waitFor(_ fd: Int32, _ events: IOEvents, _ deadline: MonotonicNanos) throws(HTTPClientError) {
         let left = deadline - Clock.monotonic()
         if left <= 0 { throw .timeout }
-        var poller = pollfd(fd: fd, events: Int16(event), revents: 0)
-        _ = poll(&poller, 1, Int32(min((left + 999_999) / 1_000_000, 60_000)))
+        _ = Poll.wait(fd, for: events, timeoutMillis: Int32(min((left + 999_999) / 1_000_000, 60_000)))
     }
 
     static func parse(_ bytes: [UInt8]) throws(HTTPClientError) -> HTTPReply {

@@ -1,6 +1,5 @@
 // Reads services.json from disk and validates it: the file checks of SPEC §1 (missing or not a
 // regular file: exit 66; empty, over 1 MiB or not JSON: exit 78), then ConfigValidator.
-import Foundation
 
 public enum ConfigLoader {
     /// The largest config file accepted: 1 MiB.
@@ -9,7 +8,7 @@ public enum ConfigLoader {
     public static let environmentVariable = "PORTVISOR_CONFIG"
 
     /// The config path of SPEC §6: `--config`, else `$PORTVISOR_CONFIG`, else `./services.json`.
-    public static func resolvePath(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func resolvePath(option: String?, environment: [String: String] = ProcessEnvironment.current()) -> String {
         if let option { return option }
         if let fromEnvironment = environment[environmentVariable], !fromEnvironment.isEmpty { return fromEnvironment }
         return defaultPath
@@ -58,10 +57,24 @@ public enum ConfigLoader {
         .invalid(file: path, issues: [ConfigIssue("", "the file is \(size) bytes, larger than the 1 MiB limit (\(maxFileSize) bytes)")])
     }
 
-    /// The absolute form of `path` (for status and `check --json`).
+    /// The absolute form of `path` (for status and `check --json`); an absolute path is kept as given.
     public static func absolutePath(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
-        let cwd = FileManager.default.currentDirectoryPath
-        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path
+        return absolutePath(path, relativeTo: ProcessEnvironment.currentDirectory() ?? "/")
+    }
+
+    /// `path` made absolute against `directory`, with `.`, `..` and repeated slashes resolved
+    /// lexically (symbolic links are not followed, as a shell's `cd` would not either).
+    public static func absolutePath(_ path: String, relativeTo directory: String) -> String {
+        let joined = path.hasPrefix("/") ? path : directory + "/" + path
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(part)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
     }
 }

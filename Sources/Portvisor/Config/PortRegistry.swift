@@ -1,7 +1,6 @@
 // What the system says about a port: its name in /etc/services, whether binding it needs
 // privilege, and whether it lies in the kernel's ephemeral range. Pure logic over a
 // PortEnvironment so tests can feed fixtures.
-import Glibc
 
 /// The facts about this machine that port warnings depend on.
 public struct PortEnvironment: Sendable, Equatable {
@@ -46,7 +45,7 @@ public struct PortEnvironment: Sendable, Equatable {
 
     /// Root, or CAP_NET_BIND_SERVICE (bit 10) in the effective capability set.
     static func hasBindPrivilege() -> Bool {
-        if geteuid() == 0 { return true }
+        if ProcessEnvironment.effectiveUserID == 0 { return true }
         guard let status = try? FileReader.readSmallFile("/proc/self/status", limit: 1 << 16) else { return false }
         for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapEff:") {
             let hex = line.dropFirst("CapEff:".count).trimmingWhitespace()

@@ -1,7 +1,5 @@
 // daytime (RFC 867): on accept, one line with the time and CRLF, then close. The line is
 // formatted at most once per second per worker (DaytimeClock caches it).
-import Foundation
-import Glibc
 
 /// Formats the time as a daytime service's options say. Pure: give it a time, get the text.
 public struct DaytimeFormatter: Sendable {
@@ -13,7 +11,7 @@ public struct DaytimeFormatter: Sendable {
         self.options = options
         switch options.timeZone {
         case .utc: zone = nil
-        case .local: zone = ZoneRules.local(environment: ProcessInfo.processInfo.environment)
+        case .local: zone = ZoneRules.local(environment: ProcessEnvironment.current())
         case .named(let name): zone = ZoneRules.named(name) ?? .utc
         }
     }
@@ -54,16 +52,7 @@ public struct DaytimeFormatter: Sendable {
 
     /// strftime(3) in the C locale on the broken-down local time of the zone.
     private func strftime(_ pattern: String, _ seconds: Int64, _ offset: Int, _ abbreviation: String) -> String {
-        var shifted = time_t(seconds + Int64(offset))
-        var parts = tm()
-        gmtime_r(&shifted, &parts)
-        parts.tm_gmtoff = offset
-        var buffer = [CChar](repeating: 0, count: 1024)
-        let count = abbreviation.withCString { zoneName -> Int in
-            parts.tm_zone = zoneName
-            return Glibc.strftime(&buffer, buffer.count, pattern, &parts)
-        }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        TimeFormat.strftime(pattern, seconds: seconds, offset: offset, abbreviation: abbreviation)
     }
 }
 

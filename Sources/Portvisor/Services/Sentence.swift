@@ -1,7 +1,6 @@
 // sentence: on accept, the sentence and CRLF; then one acknowledgement line from the client
 // (ends at LF, any content) within ackTimeout and maxAckBytes; then close. AckScanner is the
 // pure part: feed it bytes, it says when the line is complete or too long.
-import Glibc
 
 /// Finds the end of the acknowledgement line across reads.
 public struct AckScanner: Sendable, Equatable {
@@ -27,7 +26,7 @@ public struct AckScanner: Sendable, Equatable {
     public mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Outcome {
         let room = maxBytes - consumed
         let window = min(room, bytes.count)
-        if window > 0, let base = bytes.baseAddress, memchr(base, 0x0A, window) != nil {
+        if window > 0, let base = bytes.baseAddress, Memory.firstIndex(of: 0x0A, in: base, count: window) != nil {
             consumed += window
             return .acknowledged
         }

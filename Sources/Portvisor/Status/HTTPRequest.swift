@@ -120,7 +120,7 @@ public struct HTTPRequestHead {
     /// The path of an origin-form (`/status?x`) or absolute-form (`http://h/status`) target.
     static func path(of target: String) -> String {
         var rest = Substring(target)
-        if let scheme = rest.range(of: "://"), !rest.hasPrefix("/") {
+        if !rest.hasPrefix("/"), let scheme = rest.firstRange(of: "://") {
             rest = rest[scheme.upperBound...]
             rest = rest.firstIndex(of: "/").map { rest[$0...] } ?? "/"
         }

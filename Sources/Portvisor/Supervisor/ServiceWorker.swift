@@ -300,7 +300,7 @@ final class ServiceWorker: EventHandler, @unchecked Sendable {
 }
 
 /// `0.1 s`, `5 s`, `1.5 s`.
-func formatSeconds(_ seconds: Double) -> String {
+public func formatSeconds(_ seconds: Double) -> String {
     if seconds == seconds.rounded() { return "\(Int(seconds)) s" }
     if seconds >= 0.1 { return "\((seconds * 100).rounded() / 100) s" }
     return "\(Int((seconds * 1000).rounded())) ms"

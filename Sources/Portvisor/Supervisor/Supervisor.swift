@@ -115,7 +115,7 @@ public final class Supervisor: Sendable {
     private func startStatusServer(_ config: StatusEndpointConfig, started: DispatchGroup) throws(SystemError) {
         let router = StatusRouter(
             snapshot: { [weak self] connections in
-                self?.snapshot(connections: connections) ?? SupervisorSnapshot(pid: getpid(), version: CommandLineSpec.version, configPath: "",
+                self?.snapshot(connections: connections) ?? SupervisorSnapshot(pid: getpid(), version: Release.version, configPath: "",
                                                                                startedAt: Clock.wall(), uptimeSeconds: 0, services: [])
             },
             environment: { [weak self] in self?.environment.withLock { $0 } ?? PortEnvironment() })
@@ -322,7 +322,7 @@ public final class Supervisor: Sendable {
             services.append(handle.stats.snapshot(connections: list))
         }
         return SupervisorSnapshot(
-            pid: getpid(), version: CommandLineSpec.version, configPath: ConfigLoader.absolutePath(config.path),
+            pid: getpid(), version: Release.version, configPath: ConfigLoader.absolutePath(config.path),
             startedAt: startedAt, uptimeSeconds: Double(Clock.monotonic() - startedMonotonic) / 1e9, services: services)
     }
 }

@@ -1,6 +1,5 @@
 // Writing JSON straight into bytes, for documents too big to build as JSONValue trees first
 // (`/status` with ten thousand live connections). No per-value allocation.
-import Glibc
 
 /// An append-only JSON byte buffer. The caller writes the structure; this escapes strings and
 /// formats numbers. Bytes go into raw memory (no per-byte Array bookkeeping): ten thousand

@@ -55,6 +55,11 @@ public enum Syscall {
         _ = Glibc.close(fd)
     }
 
+    /// Ends the process with `code` (after flushing nothing: Portvisor writes unbuffered).
+    public static func exit(_ code: Int32) -> Never {
+        Glibc.exit(code)
+    }
+
     /// Ignores SIGPIPE for the whole process: writes to a closed socket fail with EPIPE instead.
     public static func ignoreSIGPIPE() {
         _ = signal(SIGPIPE, SIG_IGN)

@@ -1,6 +1,8 @@
 // `portvisor bench` as a process: exit codes 0, 1, 64 and 69, the JSON object, and --help.
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct BenchCommandTests {
     /// A loopback port nobody listens on: bound by us, then closed.

@@ -1,6 +1,8 @@
 // The bench's small parts: reply shapes, --ack escapes, the caps, the pattern's message offsets.
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct BenchPartsTests {
     static func shape(_ pieces: [String]) -> BenchReplyShape {

@@ -3,6 +3,8 @@
 import Glibc
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct BenchRunTests {
     static func server() throws -> TestSupervisor {

@@ -1,6 +1,8 @@
 // The argument parser against the real command table.
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct ArgumentParserTests {
     let check = CommandLineSpec.command(named: "check")!

@@ -3,6 +3,8 @@
 import Foundation
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct GeneratedDocsTests {
     static let regenerate = "out of date: run scripts/generate-docs.sh and commit the result"

@@ -2,6 +2,8 @@
 // and Content-Length bounds the body.
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct HTTPClientTests {
     @Test func headersOfACRLFHead() throws {

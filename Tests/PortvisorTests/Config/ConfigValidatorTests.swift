@@ -1,6 +1,8 @@
 // Every validation rule of SPEC §1 with its exact message.
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 /// Validates `json` as "services.json" and returns the printed lines (empty when valid).
 private func problems(_ json: String) -> [String] {

@@ -1,6 +1,8 @@
 // Port classification at the exact boundaries, /etc/services parsing, and port warnings.
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct PortRegistryTests {
     @Test(arguments: [

@@ -3,6 +3,8 @@
 import Foundation
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct KubernetesManifestsTests {
     /// The `services.json: |` block of configmap.yaml, dedented.

@@ -3,6 +3,8 @@
 import Foundation
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 /// A systemd unit file: `[Section]` then `Key=value` lines; a key may repeat.
 struct UnitFile {

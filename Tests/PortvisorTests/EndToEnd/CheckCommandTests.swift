@@ -2,6 +2,8 @@
 import Foundation
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct CheckCommandTests {
     static let valid = #"""

@@ -4,6 +4,8 @@ import Foundation
 import Glibc
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus"),
                 "/usr/bin/prometheus is not installed (apt-get install prometheus)"))

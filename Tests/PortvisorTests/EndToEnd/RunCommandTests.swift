@@ -4,6 +4,8 @@ import Foundation
 import Glibc
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 /// A `portvisor run` child on a temporary config; killed on deinit if still running.
 final class RunningPortvisor {

@@ -3,6 +3,8 @@ import Foundation
 import Glibc
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct StatusAndConnectTests {
     static let services = [

@@ -5,6 +5,8 @@ import Foundation
 import Glibc
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 /// A NOTIFY_SOCKET: collects sd_notify datagrams, counting `WATCHDOG=1` apart.
 final class NotifyReceiver {

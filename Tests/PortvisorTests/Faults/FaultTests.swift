@@ -6,6 +6,8 @@ import Foundation
 import Glibc
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite(.serialized) struct FaultTests {
     /// 512 echo connections (full) with random chunk sizes while 1,000 each of SIGCHLD, SIGWINCH,

@@ -3,6 +3,8 @@
 import Testing
 @testable import FuzzChecks
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct FuzzCheckTests {
     @Test func chunkPlansCoverTheInputExactly() {

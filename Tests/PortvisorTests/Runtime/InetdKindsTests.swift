@@ -3,6 +3,8 @@
 import Foundation
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 /// The chargen stream computed independently of the server's pattern table.
 func chargenReference(_ count: Int) -> [UInt8] {

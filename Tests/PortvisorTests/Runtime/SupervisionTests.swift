@@ -4,6 +4,8 @@ import Foundation
 import Glibc
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct SupervisionTests {
     @Test func listenerFailureIsRestartedWithoutTouchingConnections() throws {

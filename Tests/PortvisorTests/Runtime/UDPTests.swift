@@ -4,6 +4,8 @@ import Foundation
 import Glibc
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 /// A UDP socket for tests; every receive has a deadline.
 final class TestDatagramSocket {

@@ -3,6 +3,8 @@
 import Foundation
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct DaytimeFormatTests {
     /// 2026-11-25T13:02:02Z, a Wednesday.

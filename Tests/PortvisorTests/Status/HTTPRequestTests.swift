@@ -1,6 +1,8 @@
 // The request-head parser and the router, without sockets.
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct HTTPRequestTests {
     func parse(_ text: String) throws(HTTPRequestError) -> HTTPRequest? {

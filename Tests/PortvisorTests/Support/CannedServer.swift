@@ -3,6 +3,8 @@
 import Glibc
 import Synchronization
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 final class CannedServer {
     private final class Flag: Sendable { let stop = Atomic<Bool>(false) }

@@ -1,6 +1,8 @@
 // The JSON parser and writer: strictness, positions in errors, order and duplicates kept.
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 @Suite struct JSONTests {
     @Test func parsesEveryType() throws {

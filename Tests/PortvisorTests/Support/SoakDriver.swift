@@ -4,6 +4,8 @@
 import Foundation
 import Glibc
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 struct SoakReport: CustomStringConvertible {
     var sessions = 0

@@ -5,6 +5,8 @@ import Foundation
 import Glibc
 import Testing
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 final class TestClient {
     let fd: Int32

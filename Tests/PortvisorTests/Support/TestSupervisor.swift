@@ -1,6 +1,8 @@
 // An in-process supervisor on port-0 services for integration tests; stopped on deinit.
 import Foundation
 @testable import Portvisor
+@testable import PortvisorBench
+@testable import PortvisorCLI
 
 final class TestSupervisor {
     let supervisor: Supervisor

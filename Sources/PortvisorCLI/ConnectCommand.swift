@@ -1,0 +1,150 @@
+// `portvisor connect NAME|HOST:PORT`: a generic client. Copies stdin to the socket and the
+// socket to stdout at the same time; at end of stdin it half-closes and prints until the
+// server closes. Exit 0 on a clean close, 64 for an unknown name, 69 when it cannot connect.
+import Portvisor
+
+enum ConnectCommand {
+    static func run(_ parsed: ParsedArguments) -> Int32 {
+        let target = parsed.positionals[0]
+        var timeout = 10.0
+        if let text = parsed.value("--timeout") {
+            guard let value = Double(text), value > 0, value <= 3600 else {
+                Output.err("portvisor connect: --timeout: \"\(text)\" is not a number of seconds in (0, 3600]")
+                return ExitCode.usage
+            }
+            timeout = value
+        }
+        let label: String
+        let address: SocketAddress
+        switch resolve(target, parsed: parsed, timeout: timeout) {
+        case .success(let resolved): (label, address) = resolved
+        case .failure(let exit): return exit.code
+        }
+        let fd: Int32
+        do {
+            fd = try Socket.connect(to: address, timeout: timeout)
+        } catch {
+            let what = label == address.description ? label : "\(label) at \(address)"
+            Output.err("portvisor connect: cannot connect to \(what): \(error)")
+            return ExitCode.unavailable
+        }
+        defer { Syscall.close(fd) }
+        return copy(socket: fd, label: label)
+    }
+
+    /// NAME through the config (a wildcard host means loopback; port 0 asks the status
+    /// endpoint for the bound port), or a literal HOST:PORT. Errors name `command`.
+    static func resolve(_ target: String, parsed: ParsedArguments, timeout: Double,
+                        command: String = "connect") -> Result<(String, SocketAddress), StatusCommand.Exit> {
+        if target.contains(":") {
+            guard let address = SocketAddress(parsing: target) else {
+                Output.err("portvisor \(command): \"\(target)\" is neither a service name nor HOST:PORT")
+                return .failure(.init(code: ExitCode.usage))
+            }
+            return .success((target, address))
+        }
+        let config: PortvisorConfig
+        switch PortvisorCLI.loadConfig(parsed) {
+        case .success(let loaded): config = loaded
+        case .failure(let error): return .failure(.init(code: error.exitCode))
+        }
+        guard let service = config.service(named: target) else {
+            let names = config.services.map(\.name).joined(separator: ", ")
+            let hint = Suggestion.closest(to: target, in: config.services.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
+            Output.err("portvisor \(command): no service named \"\(target)\" in \(config.path)\(hint); declared: \(names)")
+            return .failure(.init(code: ExitCode.usage))
+        }
+        let ip = StatusCommand.loopbackIfWildcard(service.address)
+        if service.port != 0 { return .success((target, SocketAddress(ip: ip, port: UInt16(service.port)))) }
+        // Port 0: the kernel chose; the status endpoint knows which.
+        guard let status = config.status, status.port != 0 else {
+            Output.err("portvisor \(command): \(target) is declared on port 0 and the status endpoint is off, so its port cannot be found; use HOST:PORT from the log")
+            return .failure(.init(code: ExitCode.unavailable))
+        }
+        let endpoint = SocketAddress(ip: StatusCommand.loopbackIfWildcard(status.address), port: UInt16(status.port))
+        do {
+            let reply = try HTTPClient.get("/status", from: endpoint, timeout: timeout)
+            if case .array(let services)? = try? JSONParser.parse(reply.body)["services"],
+               let entry = services.first(where: { $0["name"] == .string(target) }),
+               case .number(let port)? = entry["port"], let bound = port.integer, bound > 0, bound <= 65535 {
+                return .success((target, SocketAddress(ip: ip, port: UInt16(bound))))
+            }
+            Output.err("portvisor \(command): the status endpoint at \(endpoint) does not list a bound port for \(target)")
+        } catch {
+            Output.err("portvisor \(command): \(target) is declared on port 0; asking the status endpoint at \(endpoint) for its port failed: \(error)")
+        }
+        return .failure(.init(code: ExitCode.unavailable))
+    }
+
+    /// The copy loop: poll stdin and the socket; never block on one while the other has data.
+    static func copy(socket fd: Int32, label: String) -> Int32 {
+        var stdinOpen = true
+        var pending: [UInt8] = []  // stdin bytes the socket has not taken yet
+        var pendingOffset = 0
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 1)
+        defer { buffer.deallocate() }
+        while true {
+            var fds: [(fd: Int32, events: IOEvents)] = [(fd, pendingOffset < pending.count ? [.readable, .writable] : .readable)]
+            if stdinOpen && pendingOffset == pending.count { fds.append((0, .readable)) }
+            let ready: [IOEvents]
+            do {
+                ready = try Poll.wait(fds, timeoutMillis: -1)
+            } catch {
+                Output.err("portvisor connect: \(error)")
+                return ExitCode.unavailable
+            }
+            if ready.isEmpty { continue }  // interrupted by a signal
+            // Socket → stdout.
+            if !ready[0].isDisjoint(with: [.readable, .hangup, .error]) {
+                do {
+                    switch try Syscall.read(fd, buffer, 65536) {
+                    case .done(0): return ExitCode.ok
+                    case .done(let n): Output.writeAll(1, UnsafeRawBufferPointer(start: buffer, count: n))
+                    case .wouldBlock: break
+                    }
+                } catch {
+                    if error.errno == Errno.ECONNRESET {
+                        Output.err("portvisor connect: \(label) reset the connection")
+                        return ExitCode.unavailable
+                    }
+                    Output.err("portvisor connect: \(error)")
+                    return ExitCode.unavailable
+                }
+            }
+            // Pending stdin → socket.
+            if pendingOffset < pending.count && ready[0].contains(.writable) {
+                let result = pending.withUnsafeBytes { raw -> Result<IOResult, SystemError> in
+                    do throws(SystemError) {
+                        return .success(try Syscall.write(fd, raw.baseAddress! + pendingOffset, raw.count - pendingOffset))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                switch result {
+                case .success(.done(let n)): pendingOffset += n
+                case .success(.wouldBlock): break
+                case .failure(let error):
+                    // The server stopped reading (e.g. daytime closed): keep printing what it sent.
+                    stdinOpen = false
+                    pending = []
+                    pendingOffset = 0
+                    if error.errno != Errno.EPIPE && error.errno != Errno.ECONNRESET { Output.err("portvisor connect: \(error)") }
+                }
+                if pendingOffset == pending.count && !stdinOpen { Socket.shutdownWrite(fd) }
+            }
+            // Stdin → pending.
+            if ready.count > 1 && !ready[1].isEmpty {
+                switch try? Syscall.read(0, buffer, 65536) {
+                case .done(let n)? where n > 0:
+                    pending = Array(UnsafeRawBufferPointer(start: buffer, count: n))
+                    pendingOffset = 0
+                case .wouldBlock?:
+                    break
+                default:  // end of input, or an error reading it
+                    stdinOpen = false
+                    Socket.shutdownWrite(fd)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+// `portvisor status`: ask a running supervisor's status endpoint and print a table (or its JSON).
+// Exit 0 when every enabled service runs, 3 when one does not, 69 when the endpoint is unreachable.
+import Portvisor
+
+enum StatusCommand {
+    static func run(_ parsed: ParsedArguments) -> Int32 {
+        if parsed.value("--status") != nil && parsed.value("--config") != nil {
+            Output.err("portvisor status: give --config or --status, not both")
+            Output.err("usage: \(CommandLineSpec.command(named: "status")!.usage)")
+            return ExitCode.usage
+        }
+        let address: SocketAddress
+        switch endpoint(parsed, command: "status") {
+        case .success(let found): address = found
+        case .failure(let exit): return exit.code
+        }
+        let reply: HTTPReply
+        do {
+            reply = try HTTPClient.get("/status", from: address)
+        } catch {
+            Output.err("portvisor status: cannot reach the status endpoint at \(address): \(error)")
+            return ExitCode.unavailable
+        }
+        guard reply.status == 200, let document = try? JSONParser.parse(reply.body), case .array(let services)? = document["services"] else {
+            Output.err("portvisor status: \(address) did not answer with a status document (HTTP \(reply.status))")
+            return ExitCode.unavailable
+        }
+        Output.out(parsed.has("--json") ? reply.bodyText.trimmingWhitespace() : table(document, services: services))
+        let allRunning = services.allSatisfy { service in
+            service["enabled"] == .bool(false) || service["state"] == .string("running")
+        }
+        return allRunning ? ExitCode.ok : ExitCode.notRunning
+    }
+
+    struct Exit: Error { let code: Int32 }
+
+    /// The status endpoint from `--status HOST:PORT`, else from the config (a wildcard host
+    /// means loopback). Prints why when there is none.
+    static func endpoint(_ parsed: ParsedArguments, command: String) -> Result<SocketAddress, Exit> {
+        if let text = parsed.value("--status") {
+            guard let address = SocketAddress(parsing: text) else {
+                Output.err("portvisor \(command): --status: \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:20080 or [::1]:20080)")
+                return .failure(Exit(code: ExitCode.usage))
+            }
+            return .success(address)
+        }
+        let config: PortvisorConfig
+        switch PortvisorCLI.loadConfig(parsed) {
+        case .success(let loaded): config = loaded
+        case .failure(let error): return .failure(Exit(code: error.exitCode))
+        }
+        guard let status = config.status else {
+            Output.err("portvisor \(command): the status endpoint is off in \(config.path) (\"status\": false)")
+            return .failure(Exit(code: ExitCode.unavailable))
+        }
+        guard status.port != 0 else {
+            Output.err("portvisor \(command): the status endpoint in \(config.path) has port 0 (the kernel picks it); pass --status HOST:PORT from the log")
+            return .failure(Exit(code: ExitCode.unavailable))
+        }
+        return .success(SocketAddress(ip: loopbackIfWildcard(status.address), port: UInt16(status.port)))
+    }
+
+    static func loopbackIfWildcard(_ ip: IPAddress) -> IPAddress {
+        guard ip.isWildcard else { return ip }
+        return ip.isIPv4 ? .loopbackV4 : .loopbackV6
+    }
+
+    /// The human view of a status document. Unknown keys are ignored.
+    static func table(_ document: JSONValue, services: [JSONValue]) -> String {
+        func text(_ value: JSONValue?) -> String {
+            switch value {
+            case .string(let s)?: return s
+            case .number(let n)?: return n.text
+            case .bool(let b)?: return b ? "true" : "false"
+            default: return "-"
+            }
+        }
+        var lines: [String] = []
+        if let supervisor = document["supervisor"] {
+            lines.append("portvisor \(text(supervisor["version"])), pid \(text(supervisor["pid"])), up \(text(supervisor["uptimeSeconds"])) s, config \(text(supervisor["config"]))")
+            lines.append("")
+        }
+        var table = TextTable(["SERVICE", "STATE", "ADDRESS", "RANGE", "LIVE", "TOTAL", "REJECTED", "REFUSED", "RESTARTS", "LAST ERROR"])
+        var live = TextTable(["SERVICE", "PEER", "SINCE", "IN", "OUT"])
+        var liveCount = 0
+        for service in services {
+            let name = text(service["name"])
+            let connections = service["connections"]
+            let transport = TransportProtocol(rawValue: text(service["protocol"])) ?? .tcp
+            table.add([name, text(service["state"]), Address.display(host: text(service["host"]), port: Int(text(service["port"])) ?? 0, transport: transport),
+                       text(service["range"]), text(connections?["live"]), text(connections?["total"]), text(connections?["rejected"]),
+                       text(connections?["refused"]),
+                       text(service["restarts"]), text(service["lastError"])])
+            if case .array(let entries)? = service["live"] {
+                for entry in entries {
+                    live.add([name, text(entry["peer"]), text(entry["since"]), "\(text(entry["bytesIn"])) B", "\(text(entry["bytesOut"])) B"])
+                    liveCount += 1
+                }
+            }
+        }
+        lines.append(table.render())
+        if liveCount > 0 {
+            lines += ["", "\(liveCount) live connection\(liveCount == 1 ? "" : "s"):", live.render()]
+        }
+        return lines.joined(separator: "\n")
+    }
+}
