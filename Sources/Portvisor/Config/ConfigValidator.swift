@@ -13,12 +13,6 @@ public struct ConfigValidator {
                                     "allow", "deny", "maxConnectionsPerSource", "maxConnectionRatePerSource", "writeTimeout",
                                     "protocol"]
     static let restartKeys = ["initialDelay", "maxDelay", "resetAfter", "maxRestarts"]
-    static let kindKeys: [ServiceKind: [String]] = [
-        .daytime: ["format", "timeZone"],
-        .echo: ["maxBufferedBytes"],
-        .sentence: ["sentence", "sentences", "ackTimeout", "maxAckBytes"],
-        .qotd: ["quotes"],
-    ]
 
     private(set) var issues: [ConfigIssue] = []
 
@@ -96,16 +90,18 @@ public struct ConfigValidator {
         let before = issues.count
 
         let kindName = string(fields, "kind", required: true)
-        var kind: ServiceKind?
+        var kind: KindEntry?
         if let kindName {
-            kind = ServiceKind(rawValue: kindName)
+            kind = Kinds.named(KindName(rawValue: kindName))
             if kind == nil {
-                let known = ServiceKind.allCases.map(\.rawValue)
+                let known = Kinds.all.map(\.name.rawValue)
                 let hint = Suggestion.closest(to: kindName, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
                 add(fields.path("kind"), "unknown kind \(Self.quoted(kindName))\(hint); known kinds: \(known.joined(separator: ", "))")
             }
         }
         checkServiceKeys(fields, kind: kind, at: path)
+        let kindID = kind?.name
+        let kindTransports = kind?.transports ?? [.tcp, .udp]
 
         let name = string(fields, "name", required: true)
         if let name, !Self.isValidName(name) {
@@ -118,7 +114,8 @@ public struct ConfigValidator {
         let maxConnections = integer(fields, "maxConnections", in: 1...Int(Int32.max)) ?? ServiceConfig.defaultMaxConnections
         let idleTimeout = seconds(fields, "idleTimeout") ?? ServiceConfig.defaultIdleTimeout
         let restart = validateRestart(fields)
-        let options = kind.map { validateOptions(fields, kind: $0) }
+        var options: (any KindOptions)?
+        if let kind { options = kind.readOptions(fields, &self) }
         let allow = cidrList(fields, "allow")
         let deny = cidrList(fields, "deny") ?? []
         let perSource = integer(fields, "maxConnectionsPerSource", in: 1...Int(Int32.max))
@@ -128,8 +125,8 @@ public struct ConfigValidator {
         if let name = string(fields, "protocol") {
             if let parsed = TransportProtocol(rawValue: name) {
                 transport = parsed
-                if parsed == .udp, let kind, !kind.supportsUDP {
-                    add(fields.path("protocol"), "kind \"\(kind.rawValue)\" has no UDP form; use \"tcp\"")
+                if let kindID, !kindTransports.contains(parsed) {
+                    add(fields.path("protocol"), "kind \"\(kindID)\" has no \(parsed == .udp ? "UDP" : "TCP") form; use \"\(kindTransports.first?.rawValue ?? "tcp")\"")
                 }
             } else {
                 add(fields.path("protocol"), "\"\(name)\" is not \"tcp\" or \"udp\"")
@@ -138,8 +135,8 @@ public struct ConfigValidator {
 
         var draft = ServiceDraft(name: name.flatMap { Self.isValidName($0) ? $0 : nil }, host: host,
                                  address: address, port: port, enabled: enabled, transport: transport)
-        if issues.count == before, let name, let kind, let port, let address, let options {
-            draft.config = ServiceConfig(name: name, kind: kind, host: host, address: address, port: port, enabled: enabled,
+        if issues.count == before, let name, let kindID, let port, let address, let options {
+            draft.config = ServiceConfig(name: name, kind: kindID, host: host, address: address, port: port, enabled: enabled,
                                          maxConnections: maxConnections, idleTimeout: idleTimeout, restart: restart, options: options,
                                          access: AccessPolicy(allow: allow, deny: deny), maxConnectionsPerSource: perSource,
                                          maxConnectionRatePerSource: rate, writeTimeout: writeTimeout, transport: transport)
@@ -148,13 +145,14 @@ public struct ConfigValidator {
     }
 
     /// Unknown keys, and keys that belong to another kind.
-    private mutating func checkServiceKeys(_ fields: Fields, kind: ServiceKind?, at path: String) {
-        let allKindKeys = ServiceKind.allCases.flatMap { Self.kindKeys[$0] ?? [] }
-        let allowed = Self.commonServiceKeys + (kind.map { Self.kindKeys[$0] ?? [] } ?? allKindKeys)
+    private mutating func checkServiceKeys(_ fields: Fields, kind: KindEntry?, at path: String) {
+        var allKindKeys: [String] = []
+        for other in Kinds.all { allKindKeys += other.optionKeys.filter { !allKindKeys.contains($0) } }
+        let allowed = Self.commonServiceKeys + (kind.map { $0.optionKeys } ?? allKindKeys)
         checkDuplicates(fields, at: path)
         for member in fields.members where !allowed.contains(member.key) {
-            if let kind, let owner = ServiceKind.allCases.first(where: { Self.kindKeys[$0]?.contains(member.key) == true }) {
-                add(fields.path(member.key), "\"\(member.key)\" is an option of kind \"\(owner.rawValue)\", not of \"\(kind.rawValue)\"")
+            if let kind, let owner = Kinds.all.first(where: { $0.optionKeys.contains(member.key) }) {
+                add(fields.path(member.key), "\"\(member.key)\" is an option of kind \"\(owner.name)\", not of \"\(kind.name)\"")
             } else {
                 unknownKey(member.key, among: Self.commonServiceKeys + allKindKeys, at: path)
             }
@@ -178,115 +176,6 @@ public struct ConfigValidator {
             add(restart.path("maxDelay"), "\(JSONNumber(policy.maxDelay).text) is less than initialDelay (\(JSONNumber(policy.initialDelay).text))")
         }
         return policy
-    }
-
-    private mutating func validateOptions(_ fields: Fields, kind: ServiceKind) -> KindOptions {
-        switch kind {
-        case .daytime:
-            var options = DaytimeOptions()
-            if let format = string(fields, "format") {
-                switch format {
-                case "iso8601": options.format = .iso8601
-                case "rfc867": options.format = .rfc867
-                case "rfc2822": options.format = .rfc2822
-                case _ where format.contains("%") && format.utf8.count <= 256: options.format = .strftime(format)
-                case _ where format.contains("%"):
-                    add(fields.path("format"), "a strftime pattern of \(format.utf8.count) bytes is longer than 256")
-                default:
-                    add(fields.path("format"), "\(Self.quoted(format)) is not \"iso8601\", \"rfc867\", \"rfc2822\" or a strftime pattern containing \"%\"")
-                }
-            }
-            if let zone = string(fields, "timeZone") {
-                switch zone {
-                case "UTC": options.timeZone = .utc
-                case "local": options.timeZone = .local
-                default:
-                    if ZoneRules.named(zone) != nil {
-                        options.timeZone = .named(zone)
-                    } else {
-                        add(fields.path("timeZone"), "unknown time zone \(Self.quoted(zone)) (use \"UTC\", \"local\" or an IANA name such as \"Europe/Paris\")")
-                    }
-                }
-            }
-            return .daytime(options)
-        case .echo:
-            var options = EchoOptions()
-            options.maxBufferedBytes = integer(fields, "maxBufferedBytes", in: 1...(1 << 30)) ?? options.maxBufferedBytes
-            return .echo(options)
-        case .sentence:
-            var options = SentenceOptions()
-            let single = fields.value("sentence")
-            let many = fields.value("sentences")
-            if single != nil && many != nil {
-                add(fields.path("sentences"), "set either \"sentence\" or \"sentences\", not both")
-            } else if single != nil {
-                if let text = string(fields, "sentence"), checkSentence(text, at: fields.path("sentence")) {
-                    options.sentences = [text]
-                }
-            } else if let many {
-                let path = fields.path("sentences")
-                if case .array(let items) = many {
-                    if items.isEmpty { add(path, "must hold at least one sentence") }
-                    var sentences: [String] = []
-                    for (i, item) in items.enumerated() {
-                        guard case .string(let text) = item else {
-                            add("\(path)[\(i)]", "expected a string, found \(describe(item))")
-                            continue
-                        }
-                        if checkSentence(text, at: "\(path)[\(i)]") { sentences.append(text) }
-                    }
-                    if !sentences.isEmpty { options.sentences = sentences }
-                } else {
-                    add(path, "expected an array of strings, found \(describe(many))")
-                }
-            }
-            options.ackTimeout = seconds(fields, "ackTimeout") ?? options.ackTimeout
-            options.maxAckBytes = integer(fields, "maxAckBytes", in: 1...(1 << 20)) ?? options.maxAckBytes
-            return .sentence(options)
-        case .discard: return .discard
-        case .chargen: return .chargen
-        case .time: return .time
-        case .qotd:
-            guard let value = fields.value("quotes") else {
-                add(fields.prefix, "missing required key \"quotes\" (kind qotd)")
-                return .qotd(QotdOptions(quotes: []))
-            }
-            let path = fields.path("quotes")
-            guard case .array(let items) = value else {
-                add(path, "expected an array of strings, found \(describe(value))")
-                return .qotd(QotdOptions(quotes: []))
-            }
-            if items.isEmpty { add(path, "must hold at least one quote") }
-            var quotes: [String] = []
-            for (i, item) in items.enumerated() {
-                guard case .string(let text) = item else {
-                    add("\(path)[\(i)]", "expected a string, found \(describe(item))")
-                    continue
-                }
-                if text.isEmpty {
-                    add("\(path)[\(i)]", "is empty")
-                } else if text.utf8.count > QotdOptions.maxQuoteBytes {
-                    add("\(path)[\(i)]", "is \(text.utf8.count) bytes; a quote must be under 512")
-                } else {
-                    quotes.append(text)
-                }
-            }
-            return .qotd(QotdOptions(quotes: quotes))
-        }
-    }
-
-    private mutating func checkSentence(_ text: String, at path: String) -> Bool {
-        let bytes = text.utf8.count
-        if bytes == 0 {
-            add(path, "is empty; a sentence needs 1...\(SentenceOptions.maxSentenceBytes) bytes")
-        } else if bytes > SentenceOptions.maxSentenceBytes {
-            add(path, "is \(bytes) bytes, longer than \(SentenceOptions.maxSentenceBytes)")
-        } else if text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
-            add(path, "must be one line: it contains CR or LF")
-        } else {
-            return true
-        }
-        return false
     }
 
     // MARK: Collisions
@@ -366,7 +255,7 @@ public struct ConfigValidator {
         add(path, "unknown key \(Self.quoted(key))\(hint)")
     }
 
-    private mutating func string(_ fields: Fields, _ key: String, required: Bool = false) -> String? {
+    mutating func string(_ fields: Fields, _ key: String, required: Bool = false) -> String? {
         guard let value = fields.value(key) else {
             if required { add(fields.prefix.isEmpty ? "top level" : fields.prefix, "missing required key \"\(key)\"") }
             return nil
@@ -378,7 +267,7 @@ public struct ConfigValidator {
         return text
     }
 
-    private mutating func bool(_ fields: Fields, _ key: String) -> Bool? {
+    mutating func bool(_ fields: Fields, _ key: String) -> Bool? {
         guard let value = fields.value(key) else { return nil }
         guard case .bool(let flag) = value else {
             add(fields.path(key), "expected true or false, found \(describe(value))")
@@ -387,7 +276,7 @@ public struct ConfigValidator {
         return flag
     }
 
-    private mutating func integer(_ fields: Fields, _ key: String, in range: ClosedRange<Int>, required: Bool = false) -> Int? {
+    mutating func integer(_ fields: Fields, _ key: String, in range: ClosedRange<Int>, required: Bool = false) -> Int? {
         guard let value = fields.value(key) else {
             if required { add(fields.prefix.isEmpty ? "top level" : fields.prefix, "missing required key \"\(key)\"") }
             return nil
@@ -408,7 +297,7 @@ public struct ConfigValidator {
     }
 
     /// A duration in seconds: a number > 0 and at most `maxSeconds`.
-    private mutating func seconds(_ fields: Fields, _ key: String) -> Double? {
+    mutating func seconds(_ fields: Fields, _ key: String) -> Double? {
         guard let value = fields.value(key) else { return nil }
         guard case .number(let number) = value else {
             add(fields.path(key), "expected a number of seconds, found \(describe(value))")
@@ -426,7 +315,7 @@ public struct ConfigValidator {
     }
 
     /// A number > 0 (not necessarily whole), at most 1e9.
-    private mutating func positiveNumber(_ fields: Fields, _ key: String) -> Double? {
+    mutating func positiveNumber(_ fields: Fields, _ key: String) -> Double? {
         guard let value = fields.value(key) else { return nil }
         guard case .number(let number) = value else {
             add(fields.path(key), "expected a number, found \(describe(value))")
@@ -470,7 +359,7 @@ public struct ConfigValidator {
         return address
     }
 
-    private func describe(_ value: JSONValue) -> String {
+    func describe(_ value: JSONValue) -> String {
         switch value {
         case .array, .object: return value.typeDescription
         default: return value.excerpt()
@@ -489,7 +378,7 @@ public struct ConfigValidator {
         }.map(\.element)
     }
 
-    private mutating func add(_ path: String, _ message: String) {
+    mutating func add(_ path: String, _ message: String) {
         issues.append(ConfigIssue(path, message))
     }
 }

@@ -1,9 +1,8 @@
 // One event loop per thread: epoll for readiness, a TimerQueue for deadlines, and an eventfd
 // through which other threads wake it (after posting to a Mailbox). The loop calls back into
 // the EventHandler that owns it; everything here runs on that one thread.
-import Synchronization
 
-/// The owner of a loop: a service worker, the status server, or the supervisor.
+/// The owner of a loop: a service worker, the status endpoint, or the supervisor.
 public protocol EventHandler: AnyObject {
     /// A registered descriptor is ready.
     func handleEvent(token: UInt64, events: IOEvents)
@@ -13,49 +12,73 @@ public protocol EventHandler: AnyObject {
     func handleWakeup()
 }
 
-/// Loop-thread only, except `wake()`, which any thread may call (through `waker`).
+/// Loop-thread only, except `waker`, which any thread may signal.
 public final class EventLoop {
     /// The token reserved for the loop's own eventfd.
     public static let wakeupToken = UInt64.max
+    /// At most this many epoll batches back to back before timers run: when a batch comes back
+    /// full, more descriptors may be ready, and after a stall (SIGSTOP, a frozen VM) every byte
+    /// that arrived meanwhile is read before any deadline judges a connection idle.
+    static let maxBatchesBeforeTimers = 64
 
     public let epoll: Epoll
     /// Shared with other threads so they can wake this loop.
     public let waker: EventFD
     public var timers = TimerQueue()
-    /// The monotonic time at the last return from epoll_wait.
-    public private(set) var now: MonotonicNanos
-    private var running = true
+    /// The monotonic time at the last return from epoll_wait. Kept in memory the loop owns, so
+    /// the hot path reads it without a runtime exclusivity check.
+    private let clock: UnsafeMutablePointer<MonotonicNanos>
+    private let flags: UnsafeMutablePointer<Bool>
 
     public init() throws(SystemError) {
         epoll = try Epoll()
         waker = try EventFD()
-        now = Clock.monotonic()
+        clock = .allocate(capacity: 1)
+        clock.initialize(to: Clock.monotonic())
+        flags = .allocate(capacity: 1)
+        flags.initialize(to: true)
         try epoll.add(waker.fd, .readable, token: Self.wakeupToken)
     }
 
-    /// Makes `run` return after the current iteration.
-    public func stop() { running = false }
+    deinit {
+        clock.deallocate()
+        flags.deallocate()
+    }
 
-    /// Refreshes `now` (after slow work within one iteration).
-    public func refreshNow() { now = Clock.monotonic() }
+    @inline(__always) public var now: MonotonicNanos { clock.pointee }
+
+    /// Makes `run` return after the current iteration.
+    public func stop() { flags.pointee = false }
 
     /// Runs until `stop()`: waits for events or the next deadline, then dispatches both.
+    /// Timers that are due are taken out as one batch before any of them runs, so a timer that
+    /// re-arms itself for "now" waits for the next iteration: the loop always gets back to
+    /// epoll_wait (and to signals and mailboxes) however short a deadline is.
     public func run<Handler: EventHandler>(_ handler: Handler) throws(SystemError) {
-        while running {
-            let count = try epoll.wait(timeoutMillis: timeoutMillis())
-            now = Clock.monotonic()
-            for index in 0..<count {
-                let token = epoll.token(at: index)
-                if token == Self.wakeupToken {
-                    waker.drain()
-                    handler.handleWakeup()
-                } else {
-                    handler.handleEvent(token: token, events: epoll.events(at: index))
+        var due: [Int] = []
+        while flags.pointee {
+            var timeout = timeoutMillis()
+            var batches = 0
+            while true {
+                let count = try epoll.wait(timeoutMillis: timeout)
+                clock.pointee = Clock.monotonic()
+                for index in 0..<count {
+                    let token = epoll.token(at: index)
+                    if token == Self.wakeupToken {
+                        waker.drain()
+                        handler.handleWakeup()
+                    } else {
+                        handler.handleEvent(token: token, events: epoll.events(at: index))
+                    }
                 }
+                batches += 1
+                guard count == epoll.capacity, batches < Self.maxBatchesBeforeTimers, flags.pointee else { break }
+                timeout = 0
             }
-            while let owner = timers.popExpired(now: now) {
-                handler.handleTimer(owner: owner)
-            }
+            let now = clock.pointee
+            due.removeAll(keepingCapacity: true)
+            while let owner = timers.popExpired(now: now) { due.append(owner) }
+            for owner in due { handler.handleTimer(owner: owner) }
         }
     }
 

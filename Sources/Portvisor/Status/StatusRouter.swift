@@ -48,7 +48,8 @@ public struct HTTPResponse: Sendable, Equatable {
     }
 }
 
-/// Answers the three known paths; everything else is 404, other methods 405.
+/// Answers the known paths; everything else is 404, other methods 405. Pure: give it a request
+/// and the supervisor's state, get the response.
 public struct StatusRouter: Sendable {
     public static let paths = ["/status", "/healthz", "/metrics"]
 
@@ -64,12 +65,22 @@ public struct StatusRouter: Sendable {
 
     /// The response bytes for `request` (HEAD: no body).
     public func respond(to request: HTTPRequest) -> [UInt8] {
-        let response = route(request)
-        return response.serialized(includeBody: request.method != "HEAD")
+        route(request).serialized(includeBody: request.method != "HEAD")
     }
 
     func route(_ request: HTTPRequest) -> HTTPResponse {
-        guard Self.paths.contains(request.path) else {
+        Self.route(request, snapshot: snapshot(Self.needsConnections(request)), environment: environment())
+    }
+
+    /// Whether the answer lists live connections (GET or HEAD /status): the endpoint then asks
+    /// every worker first.
+    public static func needsConnections(_ request: HTTPRequest) -> Bool {
+        request.path == "/status" && (request.method == "GET" || request.method == "HEAD")
+    }
+
+    /// The response to `request` given the state `snapshot`.
+    public static func route(_ request: HTTPRequest, snapshot: SupervisorSnapshot, environment: PortEnvironment) -> HTTPResponse {
+        guard paths.contains(request.path) else {
             return .error(404, "no such path; try /status, /healthz or /metrics")
         }
         guard request.method == "GET" || request.method == "HEAD" else {
@@ -78,12 +89,12 @@ public struct StatusRouter: Sendable {
         switch request.path {
         case "/status":
             return HTTPResponse(status: 200, contentType: "application/json",
-                                bytes: StatusDocument.encode(snapshot(true), environment: environment()))
+                                bytes: StatusDocument.encode(snapshot, environment: environment))
         case "/healthz":
-            let verdict = StatusDocument.health(snapshot(false))
+            let verdict = StatusDocument.health(snapshot)
             return HTTPResponse(status: verdict.healthy ? 200 : 503, body: verdict.text)
         default:
-            return HTTPResponse(status: 200, contentType: MetricsDocument.contentType, body: MetricsDocument.text(snapshot(false)))
+            return HTTPResponse(status: 200, contentType: MetricsDocument.contentType, body: MetricsDocument.text(snapshot))
         }
     }
 }

@@ -30,7 +30,6 @@ public final class ServiceStats: Sendable {
     /// Connections closed by idleTimeout, writeTimeout, or a sentence's ackTimeout.
     public let idleTimeouts = Atomic<Int>(0)
     public let writeTimeouts = Atomic<Int>(0)
-    public let ackTimeouts = Atomic<Int>(0)
     /// UDP services: datagrams received, answered, and dropped (refused sources, looping
     /// defences, the per-source rate, or a full send buffer).
     public let datagramsIn = Atomic<Int>(0)
@@ -40,42 +39,43 @@ public final class ServiceStats: Sendable {
     public let bytesOut = Atomic<Int>(0)
     /// Rebind attempts after the first bind, for the life of the process.
     public let restarts = Atomic<Int>(0)
-    public let acknowledged = Atomic<Int>(0)
-    public let unacknowledged = Atomic<Int>(0)
+    /// The kind's own counters (sentence acknowledgements, …), when it has any.
+    public let kind: (any KindStats)?
     private let listener: Locked<ListenerStatus>
 
     public init(config: ServiceConfig) {
         name = config.name
+        kind = Kinds.named(config.kind)?.makeStats()
         listener = Locked(ListenerStatus(state: config.enabled ? .starting : .stopped, config: config))
     }
 
     public var listenerStatus: ListenerStatus { listener.withLock { $0 } }
 
-    func update(_ change: (inout ListenerStatus) -> Void) {
+    public func update(_ change: (inout ListenerStatus) -> Void) {
         listener.withLock { change(&$0) }
     }
 
     /// Adds `amount` to a counter. Relaxed: these are statistics, not synchronisation.
     @inline(__always)
-    static func add(_ counter: borrowing Atomic<Int>, _ amount: Int) {
+    public static func add(_ counter: borrowing Atomic<Int>, _ amount: Int) {
         counter.wrappingAdd(amount, ordering: .relaxed)
     }
 
     /// The counters and state now, with `connections` as the live list (nil: not collected).
     public func snapshot(connections: [LiveConnection]?) -> ServiceSnapshot {
         let status = listenerStatus
+        let kind = self.kind?.snapshot()
         return ServiceSnapshot(
             config: status.config, state: status.state, boundPort: status.boundPort, lastError: status.lastError,
             restarts: restarts.load(ordering: .relaxed), live: live.load(ordering: .relaxed),
             total: total.load(ordering: .relaxed), rejected: rejected.load(ordering: .relaxed),
             refused: refused.load(ordering: .relaxed),
             timeouts: Timeouts(idle: idleTimeouts.load(ordering: .relaxed), write: writeTimeouts.load(ordering: .relaxed),
-                               ack: ackTimeouts.load(ordering: .relaxed)),
+                               ack: kind?.deadlineTimeouts ?? 0),
             bytesIn: bytesIn.load(ordering: .relaxed), bytesOut: bytesOut.load(ordering: .relaxed),
-            acknowledged: acknowledged.load(ordering: .relaxed), unacknowledged: unacknowledged.load(ordering: .relaxed),
             datagrams: Datagrams(received: datagramsIn.load(ordering: .relaxed), sent: datagramsOut.load(ordering: .relaxed),
                                  dropped: datagramsDropped.load(ordering: .relaxed)),
-            connections: connections)
+            kind: kind, connections: connections)
     }
 }
 
@@ -115,9 +115,9 @@ public struct ServiceSnapshot: Sendable {
     public var timeouts: Timeouts
     public var bytesIn: Int
     public var bytesOut: Int
-    public var acknowledged: Int
-    public var unacknowledged: Int
     public var datagrams: Datagrams
+    /// The kind's own counters (`sentences`, …), when it has any.
+    public var kind: (any KindSnapshot)?
     /// The live connections, when they were collected.
     public var connections: [LiveConnection]?
 

@@ -1,179 +1,109 @@
-// One service's thread: its event loop owns the listener and every connection of the service.
-// Other threads talk to it only through `mailbox` (commands) and read `stats` (atomics).
-// Listener lifecycle: ServiceWorker+Listener.swift; connection I/O: ServiceWorker+Connections.swift.
-import Dispatch
-import Glibc
-import Synchronization
+// One service's thread: its event loop owns the listener (EventLoop/Listener.swift) and the
+// runtime that serves what it accepts (the kind's engine: StreamEngine, DatagramRuntime, …).
+// Other threads talk to it only through `mailbox` (commands) and read `stats` (atomics); it
+// reports to the supervisor through `report`, never by blocking.
 
 /// Commands other threads send to a worker.
 enum WorkerCommand: Sendable {
-    /// Reply with the live connections.
-    case snapshot(SnapshotRequest)
-    /// The service's settings changed (reload): rebind; existing connections keep their settings.
-    /// `done` is signalled after the rebind attempt.
-    case reconfigure(ServiceConfig, done: DispatchSemaphore?)
-    /// Stop accepting now; close the connections still open after `drainSeconds`; then exit.
-    /// `listenerClosed` is signalled once the listening socket is closed.
-    case stop(drainSeconds: Double, listenerClosed: DispatchSemaphore?)
+    /// Fill part `index` of `gather` with the live connections.
+    case snapshot(Gather<[LiveConnection]>, index: Int)
+    /// Fill part `index` of `gather` at once: the watchdog's proof that the loop turns.
+    case ping(Gather<Bool>, index: Int)
+    /// New settings of the same kind and transport: rebind; live connections keep their
+    /// settings. `ticket` is reported after the bind attempt.
+    case reconfigure(ServiceConfig, ticket: Int)
+    /// Stop accepting now; close the connections still open after `drainSeconds`; then end.
+    /// `ticket` is reported once the listening socket is closed.
+    case stop(drainSeconds: Double, ticket: Int)
     /// Test hook: treat the listening socket as failed, as if `ss -K` had destroyed it.
     case failListener(reason: String)
 }
 
-/// A request for a worker's live connections, answered from the worker's thread.
-final class SnapshotRequest: Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private let result = Locked<[LiveConnection]?>(nil)
-
-    func fulfil(_ connections: [LiveConnection]) {
-        result.withLock { $0 = connections }
-        done.signal()
-    }
-
-    /// The connections, or nil if the worker did not answer within `timeout` seconds.
-    func wait(timeout: Double) -> [LiveConnection]? {
-        guard done.wait(timeout: .now() + timeout) == .success else { return nil }
-        return result.withLock { $0 }
-    }
+/// What a worker tells the supervisor.
+enum WorkerReport: Sendable {
+    /// The work a ticket stood for is done (a bind attempted, a listener closed).
+    case done(ticket: Int)
+    /// The thread has ended; every descriptor it owned is closed.
+    case exited(worker: Int)
 }
 
-/// A service's settings as the worker applies them; connections keep the one they started with.
-/// Loop-thread only.
-final class ServiceProfile {
-    let id: Int
-    let config: ServiceConfig
-    let idleNanos: MonotonicNanos
-    let writeNanos: MonotonicNanos
-    let ackNanos: MonotonicNanos
-    /// Whether connections are counted per source (maxConnectionsPerSource or a rate is set).
-    let tracksSources: Bool
-    let maxAckBytes: Int
-    let maxBufferedBytes: Int
-    var daytime: DaytimeClock?
-    var sentences: SentenceRotation?
-    var quotes: QuoteRotation?
-    /// Live connections accepted under this profile.
-    var connections = 0
-
-    init(id: Int, config: ServiceConfig) {
-        self.id = id
-        self.config = config
-        idleNanos = Clock.nanos(config.idleTimeout)
-        writeNanos = Clock.nanos(config.writeTimeout)
-        tracksSources = config.maxConnectionsPerSource != nil || config.maxConnectionRatePerSource != nil
-        var ack = SentenceOptions.defaultAckTimeout, maxAck = SentenceOptions.defaultMaxAckBytes
-        var maxBuffered = EchoOptions.defaultMaxBufferedBytes
-        switch config.options {
-        case .daytime(let options): daytime = DaytimeClock(options)
-        case .echo(let options): maxBuffered = options.maxBufferedBytes
-        case .sentence(let options):
-            sentences = SentenceRotation(options.sentences)
-            ack = options.ackTimeout
-            maxAck = options.maxAckBytes
-        case .qotd(let options): quotes = QuoteRotation(options.quotes)
-        case .discard, .chargen, .time: break
-        }
-        ackNanos = Clock.nanos(ack)
-        maxAckBytes = maxAck
-        maxBufferedBytes = maxBuffered
-    }
-
-    /// What a kind that answers once and closes (daytime, time, qotd) sends on accept; nil for
-    /// the kinds that keep talking.
-    func greeting(at time: WallTime) -> [UInt8]? {
-        switch config.kind {
-        case .daytime: return daytime?.line(at: time)
-        case .time: return TimeProtocol.bytes(unixSeconds: time.seconds)
-        case .qotd: return quotes?.nextQuote()
-        case .echo, .sentence, .discard, .chargen: return nil
-        }
-    }
+/// What serves a service's traffic on its worker thread: the kind's engine.
+protocol ServiceRuntime: AnyObject {
+    /// A connection was accepted (TCP).
+    func accepted(_ fd: Int32, peer: SocketAddress)
+    /// The datagram socket is readable (UDP).
+    func datagramsReady(_ fd: Int32)
+    /// The listener bound or closed its socket.
+    func listenerChanged(_ event: ListenerEvent)
+    /// An event for one of the runtime's own descriptors.
+    func handleEvent(token: UInt64, events: IOEvents)
+    /// One of the runtime's timers (owners from `EngineContext.firstTimer` on).
+    func handleTimer(owner: Int)
+    /// New settings for what it accepts from now on.
+    func reconfigure(_ config: ServiceConfig)
+    /// Live connections now.
+    var liveCount: Int { get }
+    func liveConnections() -> [LiveConnection]
+    /// Closes every connection now (the drain deadline, shutdown).
+    func closeAll(reason: String)
 }
 
-/// The listener's lifecycle on the worker's thread.
-enum ListenerPhase {
-    /// Before the first bind.
-    case idle
-    case listening(fd: Int32)
-    /// Out of descriptors: accepting is paused until the listener timer fires.
-    case paused(fd: Int32)
-    /// Waiting for the listener timer to rebind.
-    case waiting
-    case failed
-    case stopped
+extension ServiceRuntime {
+    func datagramsReady(_ fd: Int32) {}
+    func listenerChanged(_ event: ListenerEvent) {}
 }
 
-final class ServiceWorker: EventHandler, @unchecked Sendable {
+final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
     // @unchecked Sendable: the object is handed to its thread once at start; after that only
     // `mailbox`, `stats` and `loop.waker` (all Sendable) are used from other threads.
 
-    static let listenerToken = UInt64.max - 1
-    /// Timer owners: the listener's retry/resume timer, the drain deadline, the source-table
-    /// sweep, then connection slots.
+    /// Timer owners: the listener's retry/resume timer, the drain deadline, then the runtime's.
     static let listenerTimer = 0
     static let drainTimer = 1
-    static let sourceSweepTimer = 2
-    static let firstConnectionTimer = 3
-    static let readBufferSize = 65536
-    static let acceptsPerWakeup = 64
+    static let firstRuntimeTimer = 2
 
+    /// A unique number for this worker (the supervisor's key for it).
+    let id: Int
     let mailbox: Mailbox<WorkerCommand>
     let stats: ServiceStats
     let logger: Logger
     let loop: EventLoop
-    /// Called once on the worker's thread after the first bind attempt, whatever its outcome.
-    private let onStarted: @Sendable (ServiceState) -> Void
-    /// Called on the worker's thread as its last act, after every descriptor is closed.
-    private let onExit: @Sendable () -> Void
-    private var startReported = false
+    let context: EngineContext
+    private let report: @Sendable (WorkerReport) -> Void
 
     // Loop-thread state.
-    var profile: ServiceProfile
-    var retiredProfiles: [Int: ServiceProfile] = [:]
-    var connections = ConnectionTable()
-    var listener = ListenerPhase.idle
-    var backoff: BackoffPolicy
-    /// Consecutive rebind attempts not separated by `resetAfter` seconds of running.
-    var consecutiveAttempts = 0
-    var listeningSince: MonotonicNanos?
-    /// The port the kernel chose, reused on rebind when the config says 0.
-    var lastBoundPort: Int?
-    /// EMFILE/ENFILE pause, doubling from 10 ms to 1 s; nil when not paused.
-    var acceptPause: MonotonicNanos?
-    var lastRejectionWarning: MonotonicNanos = -(1 << 62)
-    /// Per-source counts and rates (only filled when the profile limits sources or refuses some).
-    var sources = SourceTable()
-    /// UDP chargen: the pattern line the next datagram starts at.
-    var chargenDatagramLine = 0
-    /// The UDP port this worker registered in `ownDatagramPorts`, if any.
-    var registeredDatagramPort: UInt16?
-    /// A socket passed by systemd (socket activation). It wins over the configured address and
-    /// is not closed while it works: after a failure it is adopted again rather than replaced.
-    /// Only when it is destroyed (no longer listening, e.g. `ss -K`) is a new socket bound, at
-    /// the address it had.
-    var adopted: Int32?
-    /// The address of the adopted socket, where a replacement is bound.
-    var adoptedAddress: SocketAddress?
-    var warnedAboutAdoptedAddress = false
-    var stopping = false
-    let readBuffer: UnsafeMutableRawPointer
+    private(set) var config: ServiceConfig
+    private var listener: Listener!
+    /// A `let`: the hot path reaches it without a runtime exclusivity check.
+    private let runtime: any ServiceRuntime
+    private var stopping = false
+    /// The ticket to report after the next bind attempt (start, reconfigure).
+    private var bindTicket: Int?
 
     var name: String { stats.name }
 
-    init(config: ServiceConfig, stats: ServiceStats, logger: Logger, adopted: Int32? = nil,
-         onStarted: @escaping @Sendable (ServiceState) -> Void, onExit: @escaping @Sendable () -> Void) throws(SystemError) {
-        self.adopted = adopted
+    init(id: Int, config: ServiceConfig, stats: ServiceStats, logger: Logger, adopted: Int32?, startTicket: Int,
+         report: @escaping @Sendable (WorkerReport) -> Void) throws(SystemError) {
+        self.id = id
+        self.config = config
         self.stats = stats
         self.logger = logger
-        self.onStarted = onStarted
-        self.onExit = onExit
+        self.report = report
+        bindTicket = startTicket
         loop = try EventLoop()
         mailbox = Mailbox(waking: loop.waker)
-        profile = ServiceProfile(id: 0, config: config)
-        backoff = BackoffPolicy(config.restart)
-        readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
+        let context = EngineContext(name: config.name, loop: loop, stats: stats, logger: logger, firstTimer: Self.firstRuntimeTimer)
+        self.context = context
+        runtime = Kinds.named(config.kind)?.makeRuntime(config, context) ?? UnservedRuntime()
+        listener = Listener(Self.listenerSettings(config), owner: self, loop: loop, logger: logger,
+                            timerOwner: Self.listenerTimer, adopted: adopted)
+        context.connectionClosed = { [unowned self] in self.connectionClosed() }
     }
 
-    deinit { readBuffer.deallocate() }
+    static func listenerSettings(_ config: ServiceConfig) -> ListenerSettings {
+        ListenerSettings(name: config.name, host: config.host, address: config.address, port: config.port,
+                         transport: config.transport, restart: config.restart)
+    }
 
     /// Starts the worker's thread. The thread binds, serves, and ends after `.stop`.
     func start() throws(SystemError) {
@@ -181,127 +111,160 @@ final class ServiceWorker: EventHandler, @unchecked Sendable {
     }
 
     private func run() {
-        bindListener(isRestart: false)
+        listener.start()
         do {
             try loop.run(self)
         } catch {
             logger.error(name, event: "loop-failed", "event loop failed: \(error)")
             stats.update { $0.state = .failed; $0.lastError = "event loop failed: \(error)" }
         }
-        closeEverything()
-        reportStarted()
-        onExit()
+        listener.stop()
+        runtime.closeAll(reason: "shutdown")
+        reportBindAttempt()
+        report(.exited(worker: id))
     }
 
-    /// Tells the supervisor the first bind attempt is over (once).
-    func reportStarted() {
-        guard !startReported else { return }
-        startReported = true
-        onStarted(stats.listenerStatus.state)
+    private func reportBindAttempt() {
+        if let ticket = bindTicket {
+            bindTicket = nil
+            report(.done(ticket: ticket))
+        }
     }
 
     // MARK: EventHandler
 
     func handleEvent(token: UInt64, events: IOEvents) {
-        if token == Self.listenerToken {
-            listenerReady(events)
-        } else if let slot = connections.slot(for: token) {
-            connectionReady(slot, events)
+        if Listener.isListenerToken(token) {
+            if listener.owns(token) { listener.ready(events) }
+        } else {
+            runtime.handleEvent(token: token, events: events)
         }
     }
 
     func handleTimer(owner: Int) {
         switch owner {
-        case Self.listenerTimer: listenerTimerFired()
+        case Self.listenerTimer: listener.timerFired()
         case Self.drainTimer: drainDeadlinePassed()
-        case Self.sourceSweepTimer: sweepSources()
-        default: connectionTimerFired(owner - Self.firstConnectionTimer)
+        default: runtime.handleTimer(owner: owner)
         }
     }
 
     func handleWakeup() {
         for command in mailbox.takeAll() {
             switch command {
-            case .snapshot(let request): request.fulfil(liveConnections())
-            case .reconfigure(let config, let done):
-                reconfigure(config)
-                done?.signal()
-            case .stop(let drainSeconds, let listenerClosed):
-                stop(drainSeconds: drainSeconds)
-                listenerClosed?.signal()
-            case .failListener(let reason): listenerFailed(reason)
+            case .snapshot(let gather, let index): gather.fulfil(index, runtime.liveConnections())
+            case .ping(let gather, let index): gather.fulfil(index, true)
+            case .reconfigure(let next, let ticket): reconfigure(next, ticket: ticket)
+            case .stop(let drainSeconds, let ticket): stop(drainSeconds: drainSeconds, ticket: ticket)
+            case .failListener(let reason): if !stopping { listener.failed(reason) }
             }
+        }
+    }
+
+    // MARK: ListenerOwner
+
+    func accepted(_ fd: Int32, peer: SocketAddress) { runtime.accepted(fd, peer: peer) }
+
+    func datagramsReady(_ fd: Int32) { runtime.datagramsReady(fd) }
+
+    func listener(_ listener: Listener, reported event: ListenerEvent) {
+        switch event {
+        case .listening(_, let port):
+            stats.update {
+                $0.state = .running
+                $0.boundPort = port
+            }
+            let udp = config.transport == .udp ? "/udp" : ""
+            logger.info(name, event: "listening", "listening on \(Address.display(host: config.host, port: port))\(udp) (\(PortRange.classify(port).rawValue))",
+                        fields: [JSONMember("port", .int(port))])
+            runtime.listenerChanged(event)
+            reportBindAttempt()
+        case .restarting:
+            ServiceStats.add(stats.restarts, 1)
+        case .backoff(let reason):
+            stats.update {
+                $0.state = .backoff
+                $0.lastError = reason
+            }
+            reportBindAttempt()
+        case .failed(let reason):
+            stats.update {
+                $0.state = .failed
+                $0.lastError = reason
+            }
+            reportBindAttempt()
+        case .closed:
+            runtime.listenerChanged(event)
         }
     }
 
     // MARK: Commands
 
-    func liveConnections() -> [LiveConnection] {
-        connections.liveIndices.map { index in
-            let connection = connections.slots[index]
-            return LiveConnection(peer: connection.peer, since: connection.since,
-                                  bytesIn: connection.bytesIn, bytesOut: connection.bytesOut)
+    private func reconfigure(_ next: ServiceConfig, ticket: Int) {
+        guard !stopping else {
+            report(.done(ticket: ticket))
+            return
         }
-    }
-
-    private func reconfigure(_ config: ServiceConfig) {
-        guard !stopping else { return }
-        if profile.connections > 0 { retiredProfiles[profile.id] = profile }
-        profile = ServiceProfile(id: profile.id + 1, config: config)
-        backoff = BackoffPolicy(config.restart)
-        stats.update { $0.config = config }
+        config = next
+        stats.update { $0.config = next }
+        runtime.reconfigure(next)
         logger.info(name, event: "reconfigured", "settings changed; rebinding")
-        closeListener()
-        if config.port != 0 { lastBoundPort = nil }
-        consecutiveAttempts = 0
-        loop.timers.cancel(Self.listenerTimer)
-        bindListener(isRestart: false)
+        bindTicket = ticket
+        listener.reconfigure(Self.listenerSettings(next))
     }
 
-    private func stop(drainSeconds: Double) {
-        guard !stopping else { return }
+    private func stop(drainSeconds: Double, ticket: Int) {
+        guard !stopping else {
+            report(.done(ticket: ticket))
+            return
+        }
         stopping = true
-        closeListener()
-        loop.timers.cancel(Self.listenerTimer)
-        listener = .stopped
+        listener.stop()
         stats.update { $0.state = .stopped }
-        reportStarted()
-        if connections.live == 0 {
+        reportBindAttempt()
+        report(.done(ticket: ticket))
+        let live = runtime.liveCount
+        if live == 0 {
             loop.stop()
         } else {
-            logger.info(name, event: "draining", "stopped accepting; draining \(connections.live) connection\(connections.live == 1 ? "" : "s") for up to \(formatSeconds(drainSeconds))")
+            logger.info(name, event: "draining", "stopped accepting; draining \(live) connection\(live == 1 ? "" : "s") for up to \(formatSeconds(drainSeconds))")
             loop.timers.schedule(Self.drainTimer, at: loop.now + Clock.nanos(drainSeconds))
         }
     }
 
     private func drainDeadlinePassed() {
-        let open = connections.live
+        let open = runtime.liveCount
         if open > 0 {
             logger.warning(name, event: "drain-timeout", "closing \(open) connection\(open == 1 ? "" : "s") still open after the drain")
         }
-        for index in connections.liveIndices { closeConnection(index, reason: "drain deadline") }
+        runtime.closeAll(reason: "drain deadline")
         loop.stop()
     }
 
-    /// Called after a connection closes: a draining worker exits once the last one is gone.
-    func connectionCountChanged() {
-        if stopping && connections.live == 0 {
+    /// After a connection closes: a draining worker ends once the last one is gone.
+    private func connectionClosed() {
+        if stopping && runtime.liveCount == 0 {
             loop.timers.cancel(Self.drainTimer)
             loop.stop()
         }
     }
+}
 
-    /// Releases every descriptor when the loop has ended.
-    private func closeEverything() {
-        closeListener()
-        if let adopted { Syscall.close(adopted) }
-        for index in connections.liveIndices { closeConnection(index, reason: "shutdown") }
-    }
+/// A kind the registry does not know (never reached: validation rejects unknown kinds).
+private final class UnservedRuntime: ServiceRuntime {
+    func accepted(_ fd: Int32, peer: SocketAddress) { Syscall.close(fd) }
+    func handleEvent(token: UInt64, events: IOEvents) {}
+    func handleTimer(owner: Int) {}
+    func reconfigure(_ config: ServiceConfig) {}
+    var liveCount: Int { 0 }
+    func liveConnections() -> [LiveConnection] { [] }
+    func closeAll(reason: String) {}
 }
 
 /// `0.1 s`, `5 s`, `1.5 s`.
 public func formatSeconds(_ seconds: Double) -> String {
-    if seconds == seconds.rounded() { return "\(Int(seconds)) s" }
+    if seconds == seconds.rounded() && abs(seconds) < 1e15 { return "\(Int(seconds)) s" }
     if seconds >= 0.1 { return "\((seconds * 100).rounded() / 100) s" }
-    return "\(Int((seconds * 1000).rounded())) ms"
+    if seconds >= 0.001 { return "\(Int((seconds * 1000).rounded())) ms" }
+    return "\(seconds) s"
 }

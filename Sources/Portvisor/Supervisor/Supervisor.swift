@@ -1,27 +1,39 @@
-// The supervisor: starts one worker thread per enabled service (and the status endpoint),
-// applies reloads by service name, stops everything with a drain deadline, and assembles
-// snapshots for the status endpoint. Its methods are called from the main thread (start,
-// reload, stop) and the status thread (snapshot); its state sits behind one lock.
-import Dispatch
-import Glibc
+// The supervisor's public face: start it (on a thread of its own, or on the caller's thread
+// with `run`), reload it, stop it, and take snapshots of it. Every decision is made on its
+// loop (SupervisorLoop.swift); these methods post a request there and wait for the answer, so
+// they are for threads that may block (the command line, tests), never for an event loop.
 import Synchronization
 
 /// One declared service as the supervisor tracks it. Sendable: immutable, or atomics and locks.
 final class ServiceHandle: Sendable {
     let stats: ServiceStats
-    /// nil for a disabled service (no thread).
+    /// The worker's id; nil for a disabled service (no thread).
+    let worker: Int?
     let mailbox: Mailbox<WorkerCommand>?
     /// Set when the worker's thread has ended.
     let exited = Atomic<Bool>(false)
-    let exitSignal = DispatchSemaphore(value: 0)
 
-    init(stats: ServiceStats, mailbox: Mailbox<WorkerCommand>?) {
+    init(stats: ServiceStats, worker: Int?, mailbox: Mailbox<WorkerCommand>?) {
         self.stats = stats
+        self.worker = worker
         self.mailbox = mailbox
     }
 
     var name: String { stats.name }
     var isRunningThread: Bool { mailbox != nil && !exited.load(ordering: .acquiring) }
+}
+
+/// What other threads see of the supervisor, published by its loop after every change.
+struct Directory: Sendable {
+    var config: PortvisorConfig
+    /// The services of the current config, in file order.
+    var active: [ServiceHandle] = []
+    /// Services that left (removed, or replaced by another kind) and still drain, listed as stopped.
+    var draining: [ServiceHandle] = []
+    /// The status endpoint's bound port, while it listens.
+    var statusPort: Int?
+
+    var all: [ServiceHandle] { active + draining }
 }
 
 /// Everything `/status` reports.
@@ -34,258 +46,153 @@ public struct SupervisorSnapshot: Sendable {
     public var services: [ServiceSnapshot]
 }
 
+/// The outcome of a reload.
+public struct ReloadReport: Sendable, CustomStringConvertible {
+    /// The plan that was carried out; nil when the new config was not applied.
+    public var plan: ReloadPlan?
+    /// Why it was not applied (an invalid file), one line each.
+    public var errors: [String]
+
+    public var description: String { plan?.summary ?? errors.joined(separator: "; ") }
+}
+
+/// What systemd asked for through the environment.
+public struct SystemdHooks: Sendable {
+    public let notifier: SystemdNotifier?
+    /// The watchdog interval, when WATCHDOG_USEC applies to this process.
+    public let watchdogNanos: MonotonicNanos?
+
+    public init(notifier: SystemdNotifier?, watchdogNanos: MonotonicNanos?) {
+        self.notifier = notifier
+        self.watchdogNanos = watchdogNanos
+    }
+
+    public static let none = SystemdHooks(notifier: nil, watchdogNanos: nil)
+}
+
 public final class Supervisor: Sendable {
     /// How long stopping services (shutdown, removal on reload) may drain their connections.
     public static let drainSeconds = 5.0
-    /// How long `start` and `reload` wait for each service's first bind attempt.
+    /// How long start and reload wait for each service's first bind attempt.
     static let startTimeout = 10.0
 
     public let logger: Logger
     public let startedAt: WallTime
-    private let startedMonotonic: MonotonicNanos
-    private let state: Locked<State>
-
-    struct State {
-        var config: PortvisorConfig
-        /// Services of the current config, in file order.
-        var active: [ServiceHandle] = []
-        /// Removed services whose connections are still draining (listed as stopped).
-        var draining: [ServiceHandle] = []
-        /// The status endpoint's thread, when the config has one.
-        var status: StatusHandle?
-    }
-
-    /// The status thread's mailbox and exit signal.
-    struct StatusHandle: Sendable {
-        let mailbox: Mailbox<StatusServerCommand>
-        let exited: DispatchSemaphore
-    }
-
-    /// The status endpoint's bound port, when it is listening.
-    private let statusPort = Locked<Int?>(nil)
-
-    /// The port the status endpoint is listening on now (the real one when the config says 0).
-    public var statusBoundPort: Int? { statusPort.withLock { $0 } }
-
-    /// Sockets passed by systemd, not yet taken by a service or the status endpoint.
-    private let activated: Locked<ActivatedSockets>
-
-    /// What /status uses for registered names; refreshed on reload.
-    private let environment = Locked(PortEnvironment.current())
+    let startedMonotonic: MonotonicNanos
+    let directory: Locked<Directory>
+    private let core: SupervisorLoop
+    private let finished = Semaphore()
 
     /// `activated`: sockets passed by systemd; a service takes the one named like it, the status
-    /// endpoint the one named `status`; the rest are logged and closed by `start`.
-    public init(config: PortvisorConfig, logger: Logger, activated: ActivatedSockets = ActivatedSockets()) {
+    /// endpoint the one named `status`; the rest are logged and closed once every service started.
+    public init(config: PortvisorConfig, logger: Logger, activated: ActivatedSockets = ActivatedSockets()) throws(SystemError) {
         self.logger = logger
-        self.activated = Locked(activated)
         startedAt = Clock.wall()
         startedMonotonic = Clock.monotonic()
-        state = Locked(State(config: config))
+        directory = Locked(Directory(config: config))
         Syscall.ignoreSIGPIPE()
+        core = try SupervisorLoop(config: config, logger: logger, activated: activated, directory: directory)
+        core.supervisor = self
     }
 
-    public var config: PortvisorConfig { state.withLock { $0.config } }
+    /// The config in force.
+    public var config: PortvisorConfig { directory.withLock { $0.config } }
 
-    // MARK: Start
+    /// The port the status endpoint is listening on now (the real one when the config says 0).
+    public var statusBoundPort: Int? { directory.withLock { $0.statusPort } }
 
-    /// Starts a worker per enabled service and waits until each has tried its first bind.
-    /// A service that cannot bind is in backoff or failed; that is not an error here.
+    // MARK: Running
+
+    /// Runs the supervisor on the calling thread until it has stopped: starts every service,
+    /// calls `onReady` once each has tried its first bind, then handles `signals` (SIGTERM and
+    /// SIGINT stop, SIGHUP reloads `config.path`, SIGUSR1 logs a summary) and `systemd`'s hooks.
+    public func run(signals: SignalReceiver?, systemd: SystemdHooks = .none, onReady: @escaping @Sendable () -> Void = {}) throws(SystemError) {
+        defer { finished.signal() }
+        try core.run(signals: signals, systemd: systemd, onReady: onReady)
+    }
+
+    /// Starts the supervisor on a thread of its own and returns once every service has tried
+    /// its first bind (a service that cannot bind is in backoff or failed; that is no error here).
     public func start() throws(SystemError) {
-        let config = self.config
-        var handles: [ServiceHandle] = []
-        let started = DispatchGroup()
-        for service in config.services {
-            handles.append(try launch(service, started: started))
-        }
-        state.withLock { $0.active = handles }
-        if let status = config.status { try startStatusServer(status, started: started) }
-        _ = started.wait(timeout: .now() + Self.startTimeout)
-        let leftovers = activated.withLock { sockets -> [(name: String, fd: Int32)] in
-            defer { sockets = ActivatedSockets() }
-            return sockets.leftovers
-        }
-        for (name, fd) in leftovers {
-            let what = name.isEmpty ? "an unnamed socket" : "socket \"\(name)\""
-            logger.warning("supervisor", event: "activation-unmatched", "systemd passed \(what) (fd \(fd)) that matches no service; closing it")
-            Syscall.close(fd)
-        }
-    }
-
-    /// Starts the status endpoint's thread.
-    private func startStatusServer(_ config: StatusEndpointConfig, started: DispatchGroup) throws(SystemError) {
-        let router = StatusRouter(
-            snapshot: { [weak self] connections in
-                self?.snapshot(connections: connections) ?? SupervisorSnapshot(pid: getpid(), version: Release.version, configPath: "",
-                                                                               startedAt: Clock.wall(), uptimeSeconds: 0, services: [])
-            },
-            environment: { [weak self] in self?.environment.withLock { $0 } ?? PortEnvironment() })
-        let exited = DispatchSemaphore(value: 0)
-        started.enter()
-        let adopted = activated.withLock { $0.take("status") }
-        if let adopted { logger.info("status", event: "adopted", "using the socket passed by systemd (fd \(adopted))") }
-        let server = try StatusServer(config: config, router: router, logger: logger,
-                                      onStarted: { started.leave() }, onExit: { exited.signal() },
-                                      onBound: { [weak self] port in self?.statusPort.withLock { $0 = port } }, adopted: adopted)
-        do {
-            try server.start()
-        } catch {
-            started.leave()
-            throw error
-        }
-        state.withLock { $0.status = StatusHandle(mailbox: server.mailbox, exited: exited) }
-    }
-
-    /// Creates the handle for `service` and, when enabled, starts its worker thread.
-    private func launch(_ service: ServiceConfig, started: DispatchGroup) throws(SystemError) -> ServiceHandle {
-        let stats = ServiceStats(config: service)
-        guard service.enabled else {
-            logger.info(service.name, event: "disabled", "disabled in the config; not bound")
-            return ServiceHandle(stats: stats, mailbox: nil)
-        }
-        started.enter()
-        let box = HandleBox()
-        let adopted = activated.withLock { $0.take(service.name) }
-        if let adopted { logger.info(service.name, event: "adopted", "using the socket passed by systemd (fd \(adopted))") }
-        let worker = try ServiceWorker(config: service, stats: stats, logger: logger, adopted: adopted,
-                                       onStarted: { _ in started.leave() },
-                                       onExit: { [weak self] in self?.workerExited(box) })
-        let handle = ServiceHandle(stats: stats, mailbox: worker.mailbox)
-        box.handle.withLock { $0 = handle }
-        do {
-            try worker.start()
-        } catch {
-            started.leave()
-            stats.update { $0.state = .failed; $0.lastError = "\(error)" }
-            handle.exited.store(true, ordering: .releasing)
-            logger.error(service.name, event: "failed", "failed: cannot start its thread: \(error)")
-        }
-        return handle
-    }
-
-    /// Lets a worker's exit callback find its handle (created after the worker).
-    private final class HandleBox: Sendable {
-        let handle = Locked<ServiceHandle?>(nil)
-    }
-
-    private func workerExited(_ box: HandleBox) {
-        guard let handle = box.handle.withLock({ $0 }) else { return }
-        handle.exited.store(true, ordering: .releasing)
-        state.withLock { state in
-            state.draining.removeAll { $0 === handle }
-        }
-        handle.exitSignal.signal()
-    }
-
-    // MARK: Reload
-
-    /// Applies `newConfig`: unchanged services keep running untouched; changed ones are rebound;
-    /// removed (or newly disabled) ones stop accepting and drain; new ones start.
-    /// Returns a one-line summary of what changed.
-    @discardableResult
-    public func reload(_ newConfig: PortvisorConfig) -> String {
-        let (old, oldHandles) = state.withLock { ($0.config, $0.active) }
-        let byName = Dictionary(oldHandles.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let oldByName = Dictionary(old.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let newNames = Set(newConfig.services.map(\.name))
-
-        // 1. Stop what is gone or now disabled, and wait for their listeners to close, so a new
-        //    service may take the port.
-        var stopped: [ServiceHandle] = []
-        for handle in oldHandles where handle.mailbox != nil {
-            let next = newConfig.service(named: handle.name)
-            if next == nil || next?.enabled == false { stopped.append(handle) }
-        }
-        let closed = stopped.map { handle -> DispatchSemaphore in
-            let semaphore = DispatchSemaphore(value: 0)
-            handle.mailbox?.post(.stop(drainSeconds: Self.drainSeconds, listenerClosed: semaphore))
-            return semaphore
-        }
-        for semaphore in closed { _ = semaphore.wait(timeout: .now() + 2) }
-
-        // 2. Rebind changed ones, 3. start new ones, keeping the file's order.
-        var handles: [ServiceHandle] = []
-        var changed: [String] = [], added: [String] = [], kept = 0
-        let started = DispatchGroup()
-        for service in newConfig.services {
-            if let handle = byName[service.name], let previous = oldByName[service.name] {
-                if previous == service {
-                    handles.append(handle)
-                    kept += 1
-                    continue
-                }
-                changed.append(service.name)
-                if handle.mailbox != nil && service.enabled && previous.enabled {
-                    let done = DispatchSemaphore(value: 0)
-                    handle.mailbox?.post(.reconfigure(service, done: done))
-                    _ = done.wait(timeout: .now() + 2)
-                    handles.append(handle)
-                    continue
-                }
-            } else {
-                added.append(service.name)
-            }
+        let ready = Semaphore()
+        try LoopThread.start(name: "pv-supervisor") {
             do {
-                handles.append(try launch(service, started: started))
+                try self.run(signals: nil, onReady: { ready.signal() })
             } catch {
-                logger.error(service.name, event: "failed", "cannot start: \(error)")
+                self.logger.error("supervisor", event: "loop-failed", "supervisor loop failed: \(error)")
+                ready.signal()
             }
         }
-        _ = started.wait(timeout: .now() + Self.startTimeout)
-        environment.withLock { $0 = PortEnvironment.current() }
-        if newConfig.status != old.status {
-            if let status = state.withLock({ $0.status }) {
-                let done = DispatchSemaphore(value: 0)
-                status.mailbox.post(.rebind(newConfig.status, done: done))
-                _ = done.wait(timeout: .now() + 2)
-            } else if let status = newConfig.status {
-                do {
-                    try startStatusServer(status, started: started)
-                    _ = started.wait(timeout: .now() + 2)
-                } catch {
-                    logger.error("status", event: "failed", "cannot start the status endpoint: \(error)")
-                }
-            }
-        }
-        let removed = oldHandles.filter { !newNames.contains($0.name) }.map(\.name)
-        state.withLock { state in
-            state.config = newConfig
-            state.active = handles
-            state.draining += stopped.filter { !$0.exited.load(ordering: .acquiring) && !newNames.contains($0.name) }
-        }
-        func list(_ names: [String]) -> String { names.isEmpty ? "" : " (\(names.joined(separator: ", ")))" }
-        return "\(kept) unchanged, \(changed.count) changed\(list(changed)), \(added.count) added\(list(added)), \(removed.count) removed\(list(removed))"
+        ready.wait(timeout: Self.startTimeout + 5)
     }
-
-    // MARK: Stop
 
     /// Stops every service: listeners close at once, connections drain for up to
-    /// `drainSeconds`, then the rest are closed. Returns when every worker has ended.
+    /// `drainSeconds`, then the rest are closed, then the status endpoint. Returns when all of
+    /// it has ended (or the loop is not running).
     public func stop(drainSeconds: Double = Supervisor.drainSeconds) {
-        let handles = state.withLock { $0.active + $0.draining }
-        let running = handles.filter(\.isRunningThread)
-        for handle in running {
-            handle.mailbox?.post(.stop(drainSeconds: drainSeconds, listenerClosed: nil))
-        }
-        for handle in running {
-            _ = handle.exitSignal.wait(timeout: .now() + drainSeconds + 5)
-        }
-        // The status endpoint answers during the drain; it goes last.
-        if let status = state.withLock({ state in defer { state.status = nil }; return state.status }) {
-            status.mailbox.post(.stop)
-            _ = status.exited.wait(timeout: .now() + 5)
-        }
+        let reply = Reply<Bool>()
+        core.mailbox.post(.stop(drainSeconds: drainSeconds, reply: reply))
+        finished.wait(timeout: drainSeconds + 15)
+        finished.signal()  // for any later caller
+    }
+
+    /// Waits until the loop has ended (after a signal or `stop`).
+    public func waitUntilStopped() {
+        finished.wait()
+        finished.signal()
+    }
+
+    /// Applies `newConfig` like SIGHUP and returns what was done.
+    @discardableResult
+    public func reload(_ newConfig: PortvisorConfig) -> ReloadReport {
+        let reply = Reply<ReloadReport>()
+        core.mailbox.post(.reload(newConfig, reply: reply))
+        return reply.wait(timeout: Self.startTimeout + 10) ?? ReloadReport(plan: nil, errors: ["the supervisor did not answer"])
     }
 
     /// Test hook: make `service`'s listener fail as if its socket had been destroyed.
     public func simulateListenerFailure(service: String, reason: String = "listening socket destroyed (test)") {
-        let handle = state.withLock { $0.active.first { $0.name == service } }
+        let handle = directory.withLock { $0.active.first { $0.name == service } }
         handle?.mailbox?.post(.failListener(reason: reason))
     }
 
-    /// Whether every running service thread answers a request within `timeout` seconds (the
-    /// watchdog pings systemd only then).
-    public func workersResponsive(timeout: Double) -> Bool {
-        snapshot(connections: true, timeout: timeout).services.allSatisfy { $0.connections != nil }
+    // MARK: Snapshots
+
+    /// The state of every service; with `connections`, each worker lists its live connections
+    /// (one that does not answer within `timeout` seconds is shown without the list). Blocks the
+    /// caller, never a loop.
+    public func snapshot(connections: Bool = true, timeout: Double = 1.0) -> SupervisorSnapshot {
+        let handles = directory.withLock { $0.all }
+        guard connections else { return assemble(handles, lists: nil) }
+        let done = Semaphore()
+        let gather = requestLists(handles) { done.signal() }
+        done.wait(timeout: timeout)
+        return assemble(handles, lists: gather.parts)
+    }
+
+    /// Posts a snapshot request to every running worker of `handles`; `onComplete` runs when
+    /// the last has answered. Parts of services without a running worker are filled at once.
+    func requestLists(_ handles: [ServiceHandle], onComplete: @escaping @Sendable () -> Void) -> Gather<[LiveConnection]> {
+        let gather = Gather<[LiveConnection]>(count: handles.count, onComplete: onComplete)
+        for (index, handle) in handles.enumerated() {
+            if handle.isRunningThread, let mailbox = handle.mailbox {
+                mailbox.post(.snapshot(gather, index: index))
+            } else {
+                gather.fulfil(index, [])
+            }
+        }
+        return gather
+    }
+
+    /// The snapshot of `handles`; `lists[i]` nil shows service `i` without its connections.
+    func assemble(_ handles: [ServiceHandle], lists: [[LiveConnection]?]?) -> SupervisorSnapshot {
+        let config = directory.withLock { $0.config }
+        let services = handles.enumerated().map { index, handle in
+            handle.stats.snapshot(connections: lists.map { $0[index] ?? [] })
+        }
+        return SupervisorSnapshot(
+            pid: ProcessEnvironment.processID, version: Release.version, configPath: ConfigLoader.absolutePath(config.path),
+            startedAt: startedAt, uptimeSeconds: Double(Clock.monotonic() - startedMonotonic) / 1e9, services: services)
     }
 
     /// A one-line summary for `STATUS=` and SIGUSR1.
@@ -295,34 +202,21 @@ public final class Supervisor: Sendable {
         let live = services.reduce(0) { $0 + $1.live }
         return "\(count(.running)) of \(services.count) services running, \(count(.backoff)) in backoff, \(count(.failed)) failed; \(live) live connections"
     }
+}
 
-    // MARK: Snapshots
+/// A value one thread waits for and another supplies. Safe from any thread.
+final class Reply<Value: Sendable>: Sendable {
+    private let value = Locked<Value?>(nil)
+    private let ready = Semaphore()
 
-    /// The state of every service; with `connections`, each worker lists its live connections
-    /// (a worker that does not answer within `timeout` seconds is shown without the list).
-    public func snapshot(connections: Bool = true, timeout: Double = 1.0) -> SupervisorSnapshot {
-        let (config, handles) = state.withLock { ($0.config, $0.active + $0.draining) }
-        var requests: [SnapshotRequest?] = []
-        for handle in handles {
-            if connections, handle.isRunningThread, let mailbox = handle.mailbox {
-                let request = SnapshotRequest()
-                mailbox.post(.snapshot(request))
-                requests.append(request)
-            } else {
-                requests.append(nil)
-            }
-        }
-        let deadline = Clock.monotonic() + Clock.nanos(timeout)
-        var services: [ServiceSnapshot] = []
-        for (handle, request) in zip(handles, requests) {
-            var list: [LiveConnection]? = connections ? [] : nil
-            if let request {
-                list = request.wait(timeout: max(0, Double(deadline - Clock.monotonic()) / 1e9))
-            }
-            services.append(handle.stats.snapshot(connections: list))
-        }
-        return SupervisorSnapshot(
-            pid: getpid(), version: Release.version, configPath: ConfigLoader.absolutePath(config.path),
-            startedAt: startedAt, uptimeSeconds: Double(Clock.monotonic() - startedMonotonic) / 1e9, services: services)
+    func fulfil(_ result: Value) {
+        value.withLock { $0 = result }
+        ready.signal()
+    }
+
+    /// The value, or nil after `timeout` seconds.
+    func wait(timeout: Double) -> Value? {
+        guard ready.wait(timeout: timeout) else { return nil }
+        return value.withLock { $0 }
     }
 }

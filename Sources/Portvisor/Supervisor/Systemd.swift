@@ -1,7 +1,5 @@
 // systemd integration without libsystemd: socket activation (LISTEN_PID, LISTEN_FDS,
 // LISTEN_FDNAMES; descriptors from 3 on) and sd_notify (datagrams to $NOTIFY_SOCKET).
-import CPortvisor
-import Glibc
 
 /// Listening sockets passed by systemd (or `systemd-socket-activate`), by name.
 public struct ActivatedSockets: Sendable, Equatable {
@@ -17,14 +15,14 @@ public struct ActivatedSockets: Sendable, Equatable {
 
     /// Reads the variables; empty unless LISTEN_PID is this process. The descriptors are made
     /// close-on-exec. `unset` removes the variables so nothing inherits them.
-    public static func fromEnvironment(_ environment: [String: String], pid: Int32 = getpid(), unset: Bool = true) -> ActivatedSockets {
+    public static func fromEnvironment(_ environment: [String: String], pid: Int32 = ProcessEnvironment.processID, unset: Bool = true) -> ActivatedSockets {
         var sockets = ActivatedSockets()
         guard let listenPID = environment["LISTEN_PID"].flatMap({ Int32($0) }), listenPID == pid,
               let count = environment["LISTEN_FDS"].flatMap({ Int32($0) }), count > 0, count < 4096 else { return sockets }
         let names = environment["LISTEN_FDNAMES"].map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) } ?? []
         for index in 0..<count {
             let fd = firstDescriptor + index
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            Socket.setCloseOnExec(fd)
             let name = Int(index) < names.count ? names[Int(index)] : ""
             if name.isEmpty || name == "unknown" || sockets.byName[name] != nil {
                 sockets.unnamed.append(fd)
@@ -33,7 +31,7 @@ public struct ActivatedSockets: Sendable, Equatable {
             }
         }
         if unset {
-            for variable in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { Glibc.unsetenv(variable) }
+            for variable in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { ProcessEnvironment.unset(variable) }
         }
         return sockets
     }
@@ -61,8 +59,7 @@ public final class SystemdNotifier: Sendable {
     public init?(environment: [String: String]) {
         guard let path = environment["NOTIFY_SOCKET"], !path.isEmpty, path.hasPrefix("/") || path.hasPrefix("@"),
               path.utf8.count < 108 else { return nil }
-        let fd = socket(AF_UNIX, CP_SOCK_DGRAM_NONBLOCK_CLOEXEC, 0)
-        guard fd >= 0 else { return nil }
+        guard let fd = try? Socket.unixDatagram() else { return nil }
         self.fd = fd
         self.path = path
     }
@@ -71,30 +68,45 @@ public final class SystemdNotifier: Sendable {
 
     /// Sends the `KEY=value` lines as one datagram; failures are ignored (systemd may be gone).
     public func send(_ lines: [String]) {
-        var message = Array(lines.joined(separator: "\n").utf8)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in bytes.enumerated() { raw[i] = byte }
-            if bytes.first == UInt8(ascii: "@") { raw[0] = 0 }  // abstract namespace
-        }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (bytes.first == UInt8(ascii: "@") ? 0 : 1))
-        _ = message.withUnsafeMutableBytes { raw in
-            withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), $0, length)
-                }
-            }
-        }
+        Socket.send(fd, Array(lines.joined(separator: "\n").utf8), toUnixPath: path)
     }
 
     /// The watchdog interval in microseconds from WATCHDOG_USEC (when WATCHDOG_PID is unset or
-    /// this process).
-    public static func watchdogInterval(_ environment: [String: String], pid: Int32 = getpid()) -> UInt64? {
-        guard let usec = environment["WATCHDOG_USEC"].flatMap({ UInt64($0) }), usec > 0 else { return nil }
+    /// this process); nil when unset, 0, or not a whole number.
+    public static func watchdogInterval(_ environment: [String: String], pid: Int32 = ProcessEnvironment.processID) -> UInt64? {
+        guard let text = environment["WATCHDOG_USEC"], !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let usec = UInt64(text), usec > 0 else { return nil }
         if let watchdogPID = environment["WATCHDOG_PID"].flatMap({ Int32($0) }), watchdogPID != pid { return nil }
         return usec
+    }
+
+    /// The shortest and longest watchdog intervals Portvisor works with. Pinging more often than
+    /// asked is harmless, so a longer interval is shortened (with a warning) rather than trusted
+    /// with arithmetic that could overflow.
+    public static let watchdogRange: ClosedRange<UInt64> = 10_000...3_600_000_000
+
+    /// What `run` does with WATCHDOG_USEC: the interval in nanoseconds (nil: no watchdog) and a
+    /// warning when the value was out of range or unreadable.
+    public static func watchdog(_ environment: [String: String], pid: Int32 = ProcessEnvironment.processID) -> (nanos: MonotonicNanos?, warning: String?) {
+        guard let text = environment["WATCHDOG_USEC"], !text.isEmpty else { return (nil, nil) }
+        if let watchdogPID = environment["WATCHDOG_PID"].flatMap({ Int32($0) }), watchdogPID != pid { return (nil, nil) }
+        let shown = text.utf8.count > 40 ? String(text.prefix(40)) + "…" : text
+        let digitsOnly = text.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+        guard digitsOnly else {
+            return (nil, "WATCHDOG_USEC=\(TextSanitizer.escaped(shown)) is not a whole number of microseconds; the systemd watchdog is off")
+        }
+        // Digits only: a value past UInt64 is simply "too long".
+        let usec = UInt64(text) ?? UInt64.max
+        if usec == 0 { return (nil, nil) }
+        if usec < watchdogRange.lowerBound {
+            return (MonotonicNanos(watchdogRange.lowerBound) * 1000,
+                    "WATCHDOG_USEC=\(shown) is below 10 ms; using 10 ms")
+        }
+        if usec > watchdogRange.upperBound {
+            return (MonotonicNanos(watchdogRange.upperBound) * 1000,
+                    "WATCHDOG_USEC=\(shown) is over one hour; pinging as if it were one hour (more often than asked, which is harmless)")
+        }
+        return (MonotonicNanos(usec) * 1000, nil)
     }
 
     /// CLOCK_MONOTONIC in microseconds, for `MONOTONIC_USEC=` with `RELOADING=1`.

@@ -52,3 +52,15 @@ public final class SignalReceiver {
         }
     }
 }
+
+/// The signal numbers Portvisor handles, by their C names.
+public enum Signals {
+    public static let SIGINT = Glibc.SIGINT
+    public static let SIGTERM = Glibc.SIGTERM
+    public static let SIGHUP = Glibc.SIGHUP
+    public static let SIGUSR1 = Glibc.SIGUSR1
+    public static let SIGUSR2 = Glibc.SIGUSR2
+    public static let SIGKILL = Glibc.SIGKILL
+    public static let SIGSTOP = Glibc.SIGSTOP
+    public static let SIGCONT = Glibc.SIGCONT
+}

@@ -218,3 +218,45 @@ public enum Socket {
         return fd
     }
 }
+
+extension Socket {
+    /// SO_TYPE values: a stream (TCP) and a datagram (UDP) socket.
+    public static let streamType = CP_SOCK_STREAM
+    public static let datagramType = CP_SOCK_DGRAM
+
+    /// A non-blocking, close-on-exec Unix datagram socket (for sd_notify).
+    public static func unixDatagram() throws(SystemError) -> Int32 {
+        let fd = socket(AF_UNIX, CP_SOCK_DGRAM_NONBLOCK_CLOEXEC, 0)
+        if fd < 0 { throw SystemError("socket(AF_UNIX)", errno: cp_errno()) }
+        return fd
+    }
+
+    /// Sends `bytes` as one datagram to the Unix socket at `path` (`@name`: the abstract
+    /// namespace). Failures are returned, not thrown: the peer may be gone.
+    @discardableResult
+    public static func send(_ fd: Int32, _ bytes: [UInt8], toUnixPath path: String) -> Bool {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let pathBytes = Array(path.utf8)
+        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        let abstract = pathBytes.first == UInt8(ascii: "@")
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in pathBytes.enumerated() { raw[i] = byte }
+            if abstract { raw[0] = 0 }
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + pathBytes.count + (abstract ? 0 : 1))
+        let sent = bytes.withUnsafeBytes { raw in
+            withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), $0, length)
+                }
+            }
+        }
+        return sent == bytes.count
+    }
+
+    /// Sets close-on-exec on `fd` (a descriptor inherited from systemd).
+    public static func setCloseOnExec(_ fd: Int32) {
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    }
+}

@@ -46,7 +46,7 @@ import Testing
         junkHost.services[0].host = "127.0.0.1\u{0}x"
         #expect(throws: FuzzFailure.self) { try ConfigCheck.checkAccepted(junkHost, input: []) }
         var options = config
-        options.services[0].options = .sentence(SentenceOptions(sentences: ["a\r\nb"]))
+        options.services[0].options = SentenceOptions(sentences: ["a\r\nb"])
         #expect(throws: FuzzFailure.self) { try ConfigCheck.checkAccepted(options, input: []) }
     }
 

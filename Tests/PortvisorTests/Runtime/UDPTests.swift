@@ -108,9 +108,11 @@ final class TestDatagramSocket {
         let server = try TestSupervisor(#"{ "name": "e", "kind": "echo", "port": 0, "protocol": "udp" }"#,
                                         #"{ "name": "c", "kind": "chargen", "port": 0, "protocol": "udp" }"#)
         let echoPort = try server.port("e")
-        #expect(ServiceWorker.ownDatagramPorts.withLock { $0.contains(UInt16(echoPort)) })
+        let echoEndpoint = SocketAddress(ip: .loopbackV4, port: UInt16(echoPort))
+        let endpoints = DatagramEndpoints.shared.withLock { $0 }
+        #expect(endpoints.contains(echoEndpoint))
         #expect(DatagramDefence.loopRisk(from: SocketAddress(ip: .loopbackV4, port: UInt16(echoPort)),
-                                         ownPort: ServiceWorker.ownDatagramPorts.withLock { $0.contains(UInt16(echoPort)) },
+                                         ownPort: DatagramDefence.isOwnEndpoint(echoEndpoint, among: endpoints),
                                          boundTo: .loopbackV4) == "one of our own UDP ports")
     }
 

@@ -76,7 +76,8 @@ import Testing
         let services = states.enumerated().map { index, state in
             ServiceSnapshot(config: ServiceConfig(name: "s\(index)", kind: index == 0 ? .echo : .sentence, port: 1000 + index),
                             state: state, boundPort: 1000 + index, lastError: nil, restarts: 0, live: 0, total: 2, rejected: 0, refused: 0, timeouts: Timeouts(),
-                            bytesIn: 5, bytesOut: 6, acknowledged: 1, unacknowledged: 1, datagrams: Datagrams(), connections: [])
+                            bytesIn: 5, bytesOut: 6, datagrams: Datagrams(),
+                            kind: index == 0 ? nil : SentenceSnapshot(acknowledged: 1, unacknowledged: 1, ackTimeouts: 0), connections: [])
         }
         return SupervisorSnapshot(pid: 42, version: "0.1.0", configPath: "/x/services.json", startedAt: WallTime(seconds: 1_795_611_722),
                                   uptimeSeconds: 1.5, services: services)

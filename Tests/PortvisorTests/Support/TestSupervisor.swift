@@ -13,7 +13,7 @@ final class TestSupervisor {
     init(_ services: String..., status: String = "false", level: LogLevel = .debug) throws {
         let json = #"{ "status": \#(status), "services": [ \#(services.joined(separator: ",")) ] }"#
         let config = try ConfigLoader.parse(Array(json.utf8), path: "test.json")
-        supervisor = Supervisor(config: config, logger: Logger(level: level, sink: logs))
+        supervisor = try Supervisor(config: config, logger: Logger(level: level, sink: logs))
         try supervisor.start()
     }
 

@@ -1,0 +1,160 @@
+// UDP services on a worker thread: one socket, each datagram answered by the kind's
+// DatagramService (echo, daytime, time, qotd, chargen; discard answers nothing), behind the
+// defences inetd learned the hard way: never answer a privileged source port, a broadcast,
+// multicast or unspecified source, or one of our own UDP sockets on this machine (two services
+// ping-ponging forever); and at most `maxConnectionRatePerSource` answers per source per second
+// (100 by default).
+
+final class DatagramRuntime<Kind: DatagramKind>: ServiceRuntime {
+    /// Answers per source per second when the config sets no rate.
+    static var defaultRate: Double { 100 }
+    /// Datagrams handled per wakeup before the loop serves others.
+    static var datagramsPerWakeup: Int { 64 }
+
+    /// Every UDP address this process listens on, so that its services never answer each other.
+    static var ownEndpoints: Locked<Set<SocketAddress>> { DatagramEndpoints.shared }
+
+    private let context: EngineContext
+    private var service: Kind.Datagrams
+    private var config: ServiceConfig
+    private var sources = SourceTable()
+    private var registered: SocketAddress?
+    private var sweepScheduled = false
+
+    init(_ config: ServiceConfig, context: EngineContext) {
+        self.context = context
+        self.config = config
+        service = Kind.datagramService(config)
+    }
+
+    private var rate: Double { config.maxConnectionRatePerSource ?? Self.defaultRate }
+
+    func accepted(_ fd: Int32, peer: SocketAddress) { Syscall.close(fd) }
+    func handleEvent(token: UInt64, events: IOEvents) {}
+
+    func handleTimer(owner: Int) {
+        sweepScheduled = false
+        if sources.sweep(now: context.loop.now, rate: rate) { scheduleSweep() }
+    }
+
+    private func scheduleSweep() {
+        guard !sweepScheduled else { return }
+        sweepScheduled = true
+        context.loop.timers.schedule(context.firstTimer, at: context.loop.now + 1_000_000_000)
+    }
+
+    func reconfigure(_ config: ServiceConfig) {
+        self.config = config
+        service = Kind.datagramService(config)
+    }
+
+    var liveCount: Int { 0 }
+    func liveConnections() -> [LiveConnection] { [] }
+    func closeAll(reason: String) {}
+
+    func listenerChanged(_ event: ListenerEvent) {
+        switch event {
+        case .listening(_, let port):
+            let endpoint = SocketAddress(ip: config.address, port: UInt16(port))
+            registered = endpoint
+            _ = Self.ownEndpoints.withLock { $0.insert(endpoint) }
+        case .closed:
+            if let endpoint = registered {
+                _ = Self.ownEndpoints.withLock { $0.remove(endpoint) }
+                registered = nil
+            }
+        default:
+            break
+        }
+    }
+
+    func datagramsReady(_ fd: Int32) {
+        let stats = context.stats
+        let buffer = context.readBuffer
+        for _ in 0..<Self.datagramsPerWakeup {
+            let received: (count: Int, from: SocketAddress?)
+            do {
+                guard let datagram = try Socket.receive(fd, into: buffer, capacity: EngineContext.readBufferSize) else { return }
+                received = datagram
+            } catch {
+                // ICMP errors from earlier replies surface here; they concern one peer only.
+                if Listener.transientAcceptErrors.contains(error.errno) || error.errno == Errno.ECONNREFUSED { continue }
+                return
+            }
+            ServiceStats.add(stats.datagramsIn, 1)
+            ServiceStats.add(stats.bytesIn, received.count)
+            guard let source = received.from, shouldAnswer(source) else {
+                ServiceStats.add(stats.datagramsDropped, 1)
+                continue
+            }
+            answer(fd, to: source, request: UnsafeRawBufferPointer(start: buffer, count: received.count))
+        }
+    }
+
+    /// The defences: refusals, loops, and the per-source rate.
+    private func shouldAnswer(_ source: SocketAddress) -> Bool {
+        let own = Self.ownEndpoints.withLock { endpoints in DatagramDefence.isOwnEndpoint(source, among: endpoints) }
+        if DatagramDefence.loopRisk(from: source, ownPort: own, boundTo: source.ip) != nil { return false }
+        let ip = source.ip.unmapped
+        if !config.access.allowsEverything && !config.access.permits(ip) { return false }
+        let allowed = sources.takeToken(ip, now: context.loop.now, rate: rate)
+        scheduleSweep()
+        return allowed
+    }
+
+    private func answer(_ fd: Int32, to destination: SocketAddress, request: UnsafeRawBufferPointer) {
+        let result: Result<IOResult, SystemError>
+        switch service.reply(to: request, wall: Clock.wall()) {
+        case .none:
+            return
+        case .input:
+            result = Result { () throws(SystemError) -> IOResult in try Socket.send(fd, request.baseAddress!, count: request.count, to: destination) }
+        case .bytes(let bytes):
+            result = bytes.withUnsafeBytes { raw in
+                Result { () throws(SystemError) -> IOResult in try Socket.send(fd, raw.baseAddress!, count: raw.count, to: destination) }
+            }
+        case .pattern(let window):
+            result = Result { () throws(SystemError) -> IOResult in try Socket.send(fd, window.baseAddress!, count: window.count, to: destination) }
+        }
+        if case .success(.done(let sent)) = result {
+            ServiceStats.add(context.stats.datagramsOut, 1)
+            ServiceStats.add(context.stats.bytesOut, sent)
+        } else {
+            ServiceStats.add(context.stats.datagramsDropped, 1)
+        }
+    }
+}
+
+/// The process-wide set of bound UDP addresses.
+enum DatagramEndpoints {
+    static let shared = Locked<Set<SocketAddress>>([])
+}
+
+/// Which datagram sources must never be answered, as pure functions.
+public enum DatagramDefence {
+    /// Why a datagram from `source` must not be answered, or nil. `ownPort`: the source is one
+    /// of this process's UDP sockets; `bound`: the answering service's address.
+    public static func loopRisk(from source: SocketAddress, ownPort: Bool, boundTo bound: IPAddress) -> String? {
+        let ip = source.ip.unmapped
+        if source.port < 1024 { return "privileged source port \(source.port)" }
+        if ip.isWildcard { return "unspecified source address" }
+        switch ip {
+        case .v4(let value) where value == UInt32.max || value >> 28 == 0xE: return "broadcast or multicast source"
+        case .v6(let value) where value >> 120 == 0xFF: return "multicast source"
+        default: break
+        }
+        if ownPort && (ip.isLoopback || ip == bound.unmapped || bound.isWildcard) { return "one of our own UDP ports" }
+        return nil
+    }
+
+    /// Whether `source` is one of `endpoints`: the same port, and the same address or a
+    /// wildcard that covers it (a socket on `0.0.0.0` sends from whichever address routes).
+    public static func isOwnEndpoint(_ source: SocketAddress, among endpoints: Set<SocketAddress>) -> Bool {
+        let ip = source.ip.unmapped
+        for endpoint in endpoints where endpoint.port == source.port {
+            let bound = endpoint.ip.unmapped
+            if bound == ip || bound == .anyV6 || (bound.isWildcard && bound.isIPv4 == ip.isIPv4) { return true }
+        }
+        return false
+    }
+}

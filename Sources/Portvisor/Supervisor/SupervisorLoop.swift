@@ -1,0 +1,551 @@
+// The supervisor's own loop: the one place where start, reload and shutdown are ordered. It
+// owns the lifecycle (starting → running ⇄ reloading → draining → stopping the status endpoint),
+// the signalfd, the systemd watchdog timer, and the list of workers. Workers and the status
+// endpoint answer through its mailbox (a ticket per bind attempt or closed listener, an exit
+// report per thread), so no step of a reload or a stop ever blocks a thread on another.
+
+/// Messages to the supervisor loop.
+enum SupervisorMessage: Sendable {
+    case worker(WorkerReport)
+    case reload(PortvisorConfig, reply: Reply<ReloadReport>?)
+    case stop(drainSeconds: Double, reply: Reply<Bool>?)
+    /// The status endpoint's bound port changed (nil: not listening).
+    case statusBound(Int?)
+    /// Every thread answered watchdog round `round`.
+    case watchdogAnswered(round: Int)
+}
+
+/// Loop-thread only (its thread is the one that called `run`).
+final class SupervisorLoop: EventHandler, @unchecked Sendable {
+    // @unchecked Sendable: other threads only use `mailbox`.
+
+    enum Lifecycle {
+        case starting
+        case running
+        /// A reload in progress (its phases wait for tickets).
+        case reloading
+        /// Listeners closed; connections drain until every worker has ended.
+        case draining(deadline: MonotonicNanos)
+        /// Every worker has ended; the status endpoint (which answered during the drain) ends last.
+        case stoppingStatus
+        case stopped
+    }
+
+    static let signalToken: UInt64 = 1
+    /// Timer owners.
+    static let phaseTimer = 0
+    static let watchdogTimer = 1
+    static let drainTimer = 2
+    /// How long a reload waits for the old listeners to close.
+    static let stopPhaseSeconds = 2.0
+
+    let loop: EventLoop
+    let mailbox: Mailbox<SupervisorMessage>
+    private let logger: Logger
+    private let directory: Locked<Directory>
+    weak var supervisor: Supervisor?
+
+    // Loop-thread state.
+    private var lifecycle = Lifecycle.starting
+    private var config: PortvisorConfig
+    private var activated: ActivatedSockets
+    private var signals: SignalReceiver?
+    private var systemd = SystemdHooks.none
+    private var onReady: @Sendable () -> Void = {}
+    /// Workers by id.
+    private var handles: [Int: ServiceHandle] = [:]
+    private var active: [ServiceHandle] = []
+    private var draining: [ServiceHandle] = []
+    private var status: StatusHandle?
+    private var statusConfig: StatusEndpointConfig?
+    private var nextID = 1
+    /// The tickets the current phase waits for, and what follows it.
+    private var pendingTickets = Set<Int>()
+    private var afterPhase: (() -> Void)?
+    /// Reloads asked for while another was in progress (the last config wins; nil: reread the file).
+    private var queuedReload: (config: PortvisorConfig?, reply: Reply<ReloadReport>?)?
+    private var stopReplies: [Reply<Bool>] = []
+    private var watchdogRound = 0
+    private var watchdogAnswered = true
+    private var readyReported = false
+    /// The caller waiting for the reload in progress.
+    private var reloadReply: Reply<ReloadReport>?
+
+    /// The status endpoint's thread.
+    struct StatusHandle {
+        let id: Int
+        let mailbox: Mailbox<StatusCommand>
+        var exited = false
+    }
+
+    init(config: PortvisorConfig, logger: Logger, activated: ActivatedSockets, directory: Locked<Directory>) throws(SystemError) {
+        self.config = config
+        self.logger = logger
+        self.activated = activated
+        self.directory = directory
+        loop = try EventLoop()
+        mailbox = Mailbox(waking: loop.waker)
+    }
+
+    // MARK: Running
+
+    func run(signals: SignalReceiver?, systemd: SystemdHooks, onReady: @escaping @Sendable () -> Void) throws(SystemError) {
+        self.signals = signals
+        self.systemd = systemd
+        self.onReady = onReady
+        if let signals { try loop.epoll.add(signals.fd, .readable, token: Self.signalToken) }
+        if let interval = systemd.watchdogNanos {
+            logger.info("supervisor", event: "watchdog", "systemd watchdog every \(formatSeconds(Double(interval) / 1e9)); pinging at half that")
+        }
+        startEverything()
+        try loop.run(self)
+        if let signals { loop.epoll.remove(signals.fd) }
+    }
+
+    private func startEverything() {
+        logPortWarnings(config)
+        var tickets = Set<Int>()
+        if let status = config.status {
+            let ticket = newTicket()
+            tickets.insert(ticket)
+            startStatusEndpoint(status, ticket: ticket)
+        }
+        statusConfig = config.status
+        for service in config.services {
+            let ticket = service.enabled ? newTicket() : nil
+            if let ticket { tickets.insert(ticket) }
+            active.append(launch(service, ticket: ticket))
+        }
+        publish()
+        wait(for: tickets, seconds: Supervisor.startTimeout) { [unowned self] in self.started() }
+    }
+
+    private func started() {
+        for (name, fd) in activated.leftovers {
+            let what = name.isEmpty ? "an unnamed socket" : "socket \"\(name)\""
+            logger.warning("supervisor", event: "activation-unmatched", "systemd passed \(what) (fd \(fd)) that matches no service; closing it")
+            Syscall.close(fd)
+        }
+        activated = ActivatedSockets()
+        if case .starting = lifecycle { lifecycle = .running }
+        reportReady()
+        systemd.notifier?.send(["READY=1", "STATUS=\(summaryLine())"])
+        if systemd.watchdogNanos != nil { watchdogTick() }
+        runQueuedReload()
+    }
+
+    private func reportReady() {
+        guard !readyReported else { return }
+        readyReported = true
+        onReady()
+    }
+
+    // MARK: EventHandler
+
+    func handleEvent(token: UInt64, events: IOEvents) {
+        guard token == Self.signalToken, let signals else { return }
+        while let signal = signals.next() { handle(signal: signal) }
+    }
+
+    func handleTimer(owner: Int) {
+        switch owner {
+        case Self.phaseTimer:
+            pendingTickets.removeAll()
+            finishPhase()
+        case Self.watchdogTimer:
+            watchdogTick()
+        case Self.drainTimer:
+            // A worker that did not end within its drain and a margin: stop waiting for it.
+            logger.warning("supervisor", event: "stop-forced", "a service thread did not end after its drain; exiting without it")
+            stopStatusEndpoint()
+        default:
+            break
+        }
+    }
+
+    func handleWakeup() {
+        for message in mailbox.takeAll() {
+            switch message {
+            case .worker(.done(let ticket)):
+                if pendingTickets.remove(ticket) != nil, pendingTickets.isEmpty { finishPhase() }
+            case .worker(.exited(let id)):
+                workerExited(id)
+            case .reload(let next, let reply):
+                requestReload(next, reply: reply)
+            case .stop(let drainSeconds, let reply):
+                if let reply { stopReplies.append(reply) }
+                beginStop(drainSeconds: drainSeconds, reason: nil)
+            case .statusBound(let port):
+                directory.withLock { $0.statusPort = port }
+            case .watchdogAnswered(let round):
+                if round == watchdogRound {
+                    watchdogAnswered = true
+                    systemd.notifier?.send(["WATCHDOG=1"])
+                }
+            }
+        }
+    }
+
+    // MARK: Signals
+
+    private func handle(signal: Int32) {
+        switch signal {
+        case Signals.SIGINT, Signals.SIGTERM:
+            if case .draining = lifecycle {
+                logger.warning("supervisor", event: "stop-forced", "\(SignalReceiver.name(signal)) again: exiting without waiting for the drain")
+                finishStopping()
+                return
+            }
+            if case .stoppingStatus = lifecycle {
+                finishStopping()
+                return
+            }
+            beginStop(drainSeconds: Supervisor.drainSeconds, reason: SignalReceiver.name(signal))
+        case Signals.SIGHUP:
+            logger.info("supervisor", event: "reloading", "SIGHUP received: reloading \(config.path)")
+            requestReload(nil, reply: nil)
+        case Signals.SIGUSR1:
+            for line in summaryLines() { logger.info("supervisor", event: "summary", line) }
+        default:
+            logger.debug("supervisor", event: "signal", "\(SignalReceiver.name(signal)) ignored")
+        }
+    }
+
+    // MARK: Phases
+
+    private func newTicket() -> Int {
+        defer { nextID += 1 }
+        return nextID
+    }
+
+    /// Runs `then` once every ticket is reported done, or after `seconds`.
+    private func wait(for tickets: Set<Int>, seconds: Double, then: @escaping () -> Void) {
+        pendingTickets = tickets
+        afterPhase = then
+        if tickets.isEmpty {
+            finishPhase()
+        } else {
+            loop.timers.schedule(Self.phaseTimer, at: loop.now + Clock.nanos(seconds))
+        }
+    }
+
+    private func finishPhase() {
+        loop.timers.cancel(Self.phaseTimer)
+        pendingTickets.removeAll()
+        guard let next = afterPhase else { return }
+        afterPhase = nil
+        next()
+    }
+
+    // MARK: Workers
+
+    /// The handle for `service` and, when it is enabled, its worker thread. `ticket` is
+    /// reported after the first bind attempt.
+    private func launch(_ service: ServiceConfig, ticket: Int?) -> ServiceHandle {
+        let stats = ServiceStats(config: service)
+        guard service.enabled, let ticket else {
+            logger.info(service.name, event: "disabled", "disabled in the config; not bound")
+            return ServiceHandle(stats: stats, worker: nil, mailbox: nil)
+        }
+        let id = newTicket()
+        let adopted = activated.take(service.name)
+        if let adopted { logger.info(service.name, event: "adopted", "using the socket passed by systemd (fd \(adopted))") }
+        let mailbox = self.mailbox
+        do {
+            let worker = try ServiceWorker(id: id, config: service, stats: stats, logger: logger, adopted: adopted, startTicket: ticket,
+                                           report: { mailbox.post(.worker($0)) })
+            let handle = ServiceHandle(stats: stats, worker: id, mailbox: worker.mailbox)
+            handles[id] = handle
+            try worker.start()
+            return handle
+        } catch {
+            handles[id] = nil
+            if let adopted { Syscall.close(adopted) }
+            stats.update { $0.state = .failed; $0.lastError = "cannot start its thread: \(error)" }
+            logger.error(service.name, event: "failed", "failed: cannot start its thread: \(error)")
+            mailbox.post(.worker(.done(ticket: ticket)))
+            return ServiceHandle(stats: stats, worker: nil, mailbox: nil)
+        }
+    }
+
+    private func workerExited(_ id: Int) {
+        if let status, status.id == id {
+            self.status?.exited = true
+            directory.withLock { $0.statusPort = nil }
+            if case .stoppingStatus = lifecycle { finishStopping() }
+            return
+        }
+        guard let handle = handles.removeValue(forKey: id) else { return }
+        handle.exited.store(true, ordering: .releasing)
+        draining.removeAll { $0 === handle }
+        publish()
+        if case .draining = lifecycle, handles.isEmpty { stopStatusEndpoint() }
+    }
+
+    /// Makes the current lists visible to the status endpoint and blocking callers.
+    private func publish() {
+        let (config, active, draining) = (self.config, self.active, self.draining)
+        directory.withLock {
+            $0.config = config
+            $0.active = active
+            $0.draining = draining
+        }
+    }
+
+    // MARK: The status endpoint
+
+    private func startStatusEndpoint(_ config: StatusEndpointConfig, ticket: Int) {
+        let id = newTicket()
+        let adopted = activated.take("status")
+        if let adopted { logger.info("status", event: "adopted", "using the socket passed by systemd (fd \(adopted))") }
+        let mailbox = self.mailbox
+        do {
+            let endpoint = try StatusEndpoint(id: id, config: config, logger: logger, adopted: adopted, startTicket: ticket,
+                                              supervisor: supervisor, report: { mailbox.post($0) })
+            status = StatusHandle(id: id, mailbox: endpoint.mailbox)
+            try endpoint.start()
+        } catch {
+            status = nil
+            logger.error("status", event: "failed", "cannot start the status endpoint: \(error)")
+            mailbox.post(.worker(.done(ticket: ticket)))
+        }
+    }
+
+    private func stopStatusEndpoint() {
+        loop.timers.cancel(Self.drainTimer)
+        lifecycle = .stoppingStatus
+        guard let status, !status.exited else {
+            finishStopping()
+            return
+        }
+        status.mailbox.post(.stop)
+        loop.timers.schedule(Self.phaseTimer, at: loop.now + 5_000_000_000)
+        afterPhase = { [unowned self] in self.finishStopping() }
+    }
+
+    // MARK: Stopping
+
+    private func beginStop(drainSeconds: Double, reason: String?) {
+        switch lifecycle {
+        case .draining, .stoppingStatus, .stopped: return
+        default: break
+        }
+        afterPhase = nil
+        pendingTickets.removeAll()
+        loop.timers.cancel(Self.phaseTimer)
+        reportReady()
+        reloadReply?.fulfil(ReloadReport(plan: nil, errors: ["the supervisor is stopping"]))
+        reloadReply = nil
+        lifecycle = .draining(deadline: loop.now + Clock.nanos(drainSeconds))
+        systemd.notifier?.send(["STOPPING=1", "STATUS=stopping: draining connections"])
+        if let reason {
+            logger.info("supervisor", event: "stopping", "\(reason) received: closing listeners, draining connections for up to \(formatSeconds(drainSeconds))")
+        }
+        for handle in handles.values where handle.isRunningThread {
+            handle.mailbox?.post(.stop(drainSeconds: drainSeconds, ticket: newTicket()))
+        }
+        if handles.isEmpty {
+            stopStatusEndpoint()
+        } else {
+            loop.timers.schedule(Self.drainTimer, at: loop.now + Clock.nanos(drainSeconds) + 5_000_000_000)
+        }
+    }
+
+    private func finishStopping() {
+        if case .stopped = lifecycle { return }
+        lifecycle = .stopped
+        afterPhase = nil
+        logger.info("supervisor", event: "stopped", "stopped")
+        for reply in stopReplies { reply.fulfil(true) }
+        stopReplies.removeAll()
+        queuedReload?.reply?.fulfil(ReloadReport(plan: nil, errors: ["the supervisor is stopping"]))
+        queuedReload = nil
+        loop.stop()
+    }
+
+    // MARK: Reload
+
+    /// `next` nil: read the config file again (SIGHUP).
+    private func requestReload(_ next: PortvisorConfig?, reply: Reply<ReloadReport>?) {
+        switch lifecycle {
+        case .running:
+            break
+        case .starting, .reloading:
+            if let queued = queuedReload?.reply, queued !== reply {
+                queued.fulfil(ReloadReport(plan: nil, errors: ["superseded by a later reload"]))
+            }
+            queuedReload = (next, reply)
+            return
+        case .draining, .stoppingStatus, .stopped:
+            reply?.fulfil(ReloadReport(plan: nil, errors: ["the supervisor is stopping"]))
+            return
+        }
+        systemd.notifier?.send(["RELOADING=1", "MONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())"])
+        let newConfig: PortvisorConfig
+        if let next {
+            newConfig = next
+        } else {
+            do {
+                newConfig = try ConfigLoader.load(path: config.path)
+            } catch {
+                for line in error.lines {
+                    logger.error("supervisor", event: "reload-failed", "reload rejected, keeping the running config: \(line)")
+                }
+                systemd.notifier?.send(["READY=1", "STATUS=\(summaryLine())"])
+                reply?.fulfil(ReloadReport(plan: nil, errors: error.lines))
+                return
+            }
+        }
+        lifecycle = .reloading
+        reloadReply = reply
+        logPortWarnings(newConfig)
+        let plan = ReloadPlan(from: config, to: newConfig)
+        let byName = Dictionary(active.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // 1. Stop what goes (or changes kind) and wait for those listeners to close, so that a
+        //    new service may take the port.
+        var tickets = Set<Int>()
+        for change in plan.changes where change.change == .stop || change.change == .replace {
+            guard let handle = byName[change.name], handle.isRunningThread else { continue }
+            let ticket = newTicket()
+            tickets.insert(ticket)
+            handle.mailbox?.post(.stop(drainSeconds: Supervisor.drainSeconds, ticket: ticket))
+        }
+        wait(for: tickets, seconds: Self.stopPhaseSeconds) { [unowned self] in
+            self.applyReload(plan, byName: byName, reply: reply)
+        }
+    }
+
+    /// 2. Rebind what changed, start what is new, move the status endpoint; then 3. publish.
+    private func applyReload(_ plan: ReloadPlan, byName: [String: ServiceHandle], reply: Reply<ReloadReport>?) {
+        var tickets = Set<Int>()
+        var next: [ServiceHandle] = []
+        for change in plan.changes {
+            let old = byName[change.name]
+            switch change.change {
+            case .keep:
+                guard let config = change.config else { continue }  // removed while disabled
+                if let old {
+                    old.stats.update { $0.config = config }  // a disabled entry may have changed
+                    next.append(old)
+                } else {
+                    next.append(launch(config, ticket: nil))
+                }
+            case .reconfigure:
+                guard let config = change.config, let old else { continue }
+                if old.isRunningThread {
+                    let ticket = newTicket()
+                    tickets.insert(ticket)
+                    old.mailbox?.post(.reconfigure(config, ticket: ticket))
+                    next.append(old)
+                } else {
+                    let ticket = newTicket()
+                    tickets.insert(ticket)
+                    next.append(launch(config, ticket: ticket))
+                }
+            case .replace, .start:
+                guard let config = change.config else { continue }
+                if let old, change.change == .replace, old.isRunningThread { draining.append(old) }
+                let ticket = newTicket()
+                tickets.insert(ticket)
+                next.append(launch(config, ticket: ticket))
+            case .stop:
+                guard let old else { continue }
+                if let config = change.config {
+                    // Disabled in place: the entry stays, listed as stopped with its counters and
+                    // the connections it still drains.
+                    old.stats.update {
+                        $0.config = config
+                        $0.state = .stopped
+                    }
+                    next.append(old)
+                } else if old.isRunningThread {
+                    draining.append(old)
+                }
+            }
+        }
+        if plan.statusChanged {
+            if let status, !status.exited {
+                let ticket = newTicket()
+                tickets.insert(ticket)
+                status.mailbox.post(.rebind(plan.newConfig.status, ticket: ticket))
+            } else if let endpoint = plan.newConfig.status {
+                let ticket = newTicket()
+                tickets.insert(ticket)
+                startStatusEndpoint(endpoint, ticket: ticket)
+            }
+        }
+        config = plan.newConfig
+        active = next
+        wait(for: tickets, seconds: Supervisor.startTimeout) { [unowned self] in
+            self.publish()
+            self.lifecycle = .running
+            self.logger.info("supervisor", event: "reloaded", "reloaded: \(plan.summary)")
+            self.systemd.notifier?.send(["READY=1", "STATUS=\(self.summaryLine())"])
+            self.reloadReply = nil
+            reply?.fulfil(ReloadReport(plan: plan, errors: []))
+            self.runQueuedReload()
+        }
+    }
+
+    private func runQueuedReload() {
+        guard case .running = lifecycle, let queued = queuedReload else { return }
+        queuedReload = nil
+        requestReload(queued.config, reply: queued.reply)
+    }
+
+    // MARK: Watchdog
+
+    /// Every half interval: the previous round must have been answered by every thread; then a
+    /// new round asks each to answer at once. WATCHDOG=1 goes out when all have answered.
+    private func watchdogTick() {
+        guard let interval = systemd.watchdogNanos else { return }
+        loop.timers.schedule(Self.watchdogTimer, at: loop.now + max(interval / 2, 1_000_000))
+        switch lifecycle {
+        case .draining, .stoppingStatus:
+            systemd.notifier?.send(["WATCHDOG=1"])
+            return
+        default:
+            break
+        }
+        if !watchdogAnswered {
+            logger.warning("supervisor", event: "watchdog", "a service thread did not answer; not pinging the systemd watchdog")
+        }
+        watchdogRound += 1
+        watchdogAnswered = false
+        let round = watchdogRound
+        let running = handles.values.filter(\.isRunningThread)
+        let statusMailbox = status.flatMap { $0.exited ? nil : $0.mailbox }
+        let mailbox = self.mailbox
+        let gather = Gather<Bool>(count: running.count + (statusMailbox == nil ? 0 : 1)) {
+            mailbox.post(.watchdogAnswered(round: round))
+        }
+        for (index, handle) in running.enumerated() { handle.mailbox?.post(.ping(gather, index: index)) }
+        statusMailbox?.post(.ping(gather, index: running.count))
+    }
+
+    // MARK: Reports
+
+    private func summaryLine() -> String { supervisor?.summaryLine() ?? "" }
+
+    /// One line per service for SIGUSR1.
+    private func summaryLines() -> [String] {
+        guard let snapshot = supervisor?.snapshot(connections: false) else { return [] }
+        return snapshot.services.map { service in
+            let udp = service.config.transport == .udp
+            let counts = udp
+                ? "\(service.datagrams.received) datagrams in, \(service.datagrams.sent) out, \(service.datagrams.dropped) dropped"
+                : "\(service.live) live, \(service.total) total, \(service.rejected) rejected, \(service.refused) refused"
+            return "\(service.config.name): \(service.state.rawValue) on \(Address.display(host: service.config.host, port: service.port, transport: service.config.transport)), "
+                + "\(counts), \(service.restarts) restarts"
+        }
+    }
+
+    private func logPortWarnings(_ config: PortvisorConfig) {
+        let environment = PortEnvironment.current()
+        for service in config.services where service.enabled {
+            for warning in PortRegistry.report(port: service.port, kind: service.kind.rawValue, udp: service.transport == .udp, in: environment).warnings {
+                logger.warning(service.name, event: "port-warning", warning)
+            }
+        }
+    }
+}
