@@ -12,11 +12,26 @@ extension KindName {
 
 enum ChargenKind: StreamKind, DatagramKind {
     static let name = KindName.chargen
+    typealias Runtime = ChargenRuntime
+    typealias UDPRuntime = ChargenDatagramRuntime
     static let summary = "RFC 864: a stream of rotating 72-character lines until the client closes"
     static let transports: [TransportProtocol] = [.tcp, .udp]
 
     static func service(_ config: ServiceConfig, stats: (any KindStats)?) -> ChargenService { ChargenService() }
     static func datagramService(_ config: ServiceConfig) -> ChargenDatagrams { ChargenDatagrams() }
+}
+
+/// What serves chargen on its worker (concrete, so the engine is compiled for chargen).
+final class ChargenRuntime: StreamRuntime {
+    typealias Kind = ChargenKind
+    let engine: StreamEngine<ChargenService>
+    init(engine: StreamEngine<ChargenService>) { self.engine = engine }
+}
+
+final class ChargenDatagramRuntime: DatagramRuntime {
+    typealias Kind = ChargenKind
+    let engine: DatagramEngine<ChargenDatagrams>
+    init(engine: DatagramEngine<ChargenDatagrams>) { self.engine = engine }
 }
 
 /// Immutable after init (its memory is written once, then only read), hence @unchecked.

@@ -39,6 +39,8 @@ public enum DaytimeZone: Sendable, Equatable {
 
 enum DaytimeKind: StreamKind, DatagramKind {
     static let name = KindName.daytime
+    typealias Runtime = DaytimeRuntime
+    typealias UDPRuntime = DaytimeDatagramRuntime
     static let summary = "RFC 867: the time as one line (format, timeZone), then close"
     static let optionKeys = ["format", "timeZone"]
     static let transports: [TransportProtocol] = [.tcp, .udp]
@@ -80,6 +82,19 @@ enum DaytimeKind: StreamKind, DatagramKind {
     }
 
     static func datagramService(_ config: ServiceConfig) -> DaytimeService { service(config, stats: nil) }
+}
+
+/// What serves daytime on its worker (concrete, so the engine is compiled for daytime).
+final class DaytimeRuntime: StreamRuntime {
+    typealias Kind = DaytimeKind
+    let engine: StreamEngine<DaytimeService>
+    init(engine: StreamEngine<DaytimeService>) { self.engine = engine }
+}
+
+final class DaytimeDatagramRuntime: DatagramRuntime {
+    typealias Kind = DaytimeKind
+    let engine: DatagramEngine<DaytimeService>
+    init(engine: DatagramEngine<DaytimeService>) { self.engine = engine }
 }
 
 public struct DaytimeService: StreamService, DatagramService {

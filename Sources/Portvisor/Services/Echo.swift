@@ -18,6 +18,8 @@ public struct EchoOptions: KindOptions, Equatable {
 
 enum EchoKind: StreamKind, DatagramKind {
     static let name = KindName.echo
+    typealias Runtime = EchoRuntime
+    typealias UDPRuntime = EchoDatagramRuntime
     static let summary = "RFC 862: sends back every byte received, in order (maxBufferedBytes pending at most)"
     static let optionKeys = ["maxBufferedBytes"]
     static let transports: [TransportProtocol] = [.tcp, .udp]
@@ -34,6 +36,19 @@ enum EchoKind: StreamKind, DatagramKind {
     }
 
     static func datagramService(_ config: ServiceConfig) -> EchoDatagrams { EchoDatagrams() }
+}
+
+/// What serves echo on its worker (concrete, so the engine is compiled for echo).
+final class EchoRuntime: StreamRuntime {
+    typealias Kind = EchoKind
+    let engine: StreamEngine<EchoService>
+    init(engine: StreamEngine<EchoService>) { self.engine = engine }
+}
+
+final class EchoDatagramRuntime: DatagramRuntime {
+    typealias Kind = EchoKind
+    let engine: DatagramEngine<EchoDatagrams>
+    init(engine: DatagramEngine<EchoDatagrams>) { self.engine = engine }
 }
 
 public struct EchoService: StreamService {

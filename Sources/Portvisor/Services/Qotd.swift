@@ -16,6 +16,8 @@ public struct QotdOptions: KindOptions, Equatable {
 
 enum QotdKind: StreamKind, DatagramKind {
     static let name = KindName.qotd
+    typealias Runtime = QotdRuntime
+    typealias UDPRuntime = QotdDatagramRuntime
     static let summary = "RFC 865: a quote from `quotes`, round-robin, then close"
     static let optionKeys = ["quotes"]
     static let transports: [TransportProtocol] = [.tcp, .udp]
@@ -54,6 +56,19 @@ enum QotdKind: StreamKind, DatagramKind {
     }
 
     static func datagramService(_ config: ServiceConfig) -> QotdService { service(config, stats: nil) }
+}
+
+/// What serves qotd on its worker (concrete, so the engine is compiled for qotd).
+final class QotdRuntime: StreamRuntime {
+    typealias Kind = QotdKind
+    let engine: StreamEngine<QotdService>
+    init(engine: StreamEngine<QotdService>) { self.engine = engine }
+}
+
+final class QotdDatagramRuntime: DatagramRuntime {
+    typealias Kind = QotdKind
+    let engine: DatagramEngine<QotdService>
+    init(engine: DatagramEngine<QotdService>) { self.engine = engine }
 }
 
 /// The quotes of one service, encoded once. Loop-thread only.

@@ -33,6 +33,7 @@ public struct SentenceOptions: KindOptions, Equatable {
 
 enum SentenceKind: StreamKind {
     static let name = KindName.sentence
+    typealias Runtime = SentenceRuntime
     static let summary = "sends one sentence, then reads one acknowledgement line (ackTimeout, maxAckBytes)"
     static let optionKeys = ["sentence", "sentences", "ackTimeout", "maxAckBytes"]
     static var defaultOptions: any KindOptions { SentenceOptions() }
@@ -88,6 +89,13 @@ enum SentenceKind: StreamKind {
     static func service(_ config: ServiceConfig, stats: (any KindStats)?) -> SentenceService {
         SentenceService(config.options as? SentenceOptions ?? SentenceOptions(), stats: stats as? SentenceStats ?? SentenceStats())
     }
+}
+
+/// What serves sentence on its worker (concrete, so the engine is compiled for sentence).
+final class SentenceRuntime: StreamRuntime {
+    typealias Kind = SentenceKind
+    let engine: StreamEngine<SentenceService>
+    init(engine: StreamEngine<SentenceService>) { self.engine = engine }
 }
 
 /// A sentence service's counters. Safe from any thread.

@@ -170,9 +170,11 @@ public protocol StreamService {
     mutating func open(wall: WallTime) -> (Connection, Step)
 }
 
-/// A stream kind: its TCP form is a `StreamService`.
+/// A stream kind: its TCP form is a `StreamService`, served by its `Runtime` (a one-line
+/// concrete class, see StreamRuntime.swift).
 protocol StreamKind: ServiceKind {
     associatedtype Service: StreamService
+    associatedtype Runtime: StreamRuntime where Runtime.Kind == Self
     /// The service for `config`; `stats` is what `makeStats` made for it.
     static func service(_ config: ServiceConfig, stats: (any KindStats)?) -> Service
 }
@@ -194,21 +196,22 @@ public protocol DatagramService {
     mutating func reply(to request: UnsafeRawBufferPointer, wall: WallTime) -> DatagramReply
 }
 
-/// A kind with a UDP form.
+/// A kind with a UDP form, served by its `DatagramRuntime` (a one-line concrete class).
 protocol DatagramKind: ServiceKind {
     associatedtype Datagrams: DatagramService
+    associatedtype UDPRuntime: DatagramRuntime where UDPRuntime.Kind == Self
     static func datagramService(_ config: ServiceConfig) -> Datagrams
 }
 
 extension StreamKind {
     static func makeRuntime(_ config: ServiceConfig, context: EngineContext) -> any ServiceRuntime {
-        StreamRuntime<Self>(config, context: context)
+        Runtime.make(config, context: context)
     }
 }
 
 extension StreamKind where Self: DatagramKind {
     static func makeRuntime(_ config: ServiceConfig, context: EngineContext) -> any ServiceRuntime {
-        if config.transport == .udp { return DatagramRuntime<Self>(config, context: context) }
-        return StreamRuntime<Self>(config, context: context)
+        if config.transport == .udp { return UDPRuntime.make(config, context: context) }
+        return Runtime.make(config, context: context)
     }
 }

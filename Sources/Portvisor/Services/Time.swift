@@ -8,11 +8,26 @@ extension KindName {
 
 enum TimeKind: StreamKind, DatagramKind {
     static let name = KindName.time
+    typealias Runtime = TimeRuntime
+    typealias UDPRuntime = TimeDatagramRuntime
     static let summary = "RFC 868: the time as four bytes (seconds since 1900), then close"
     static let transports: [TransportProtocol] = [.tcp, .udp]
 
     static func service(_ config: ServiceConfig, stats: (any KindStats)?) -> TimeService { TimeService() }
     static func datagramService(_ config: ServiceConfig) -> TimeService { TimeService() }
+}
+
+/// What serves time on its worker (concrete, so the engine is compiled for time).
+final class TimeRuntime: StreamRuntime {
+    typealias Kind = TimeKind
+    let engine: StreamEngine<TimeService>
+    init(engine: StreamEngine<TimeService>) { self.engine = engine }
+}
+
+final class TimeDatagramRuntime: DatagramRuntime {
+    typealias Kind = TimeKind
+    let engine: DatagramEngine<TimeService>
+    init(engine: DatagramEngine<TimeService>) { self.engine = engine }
 }
 
 public enum TimeProtocol {

@@ -5,7 +5,31 @@
 // ping-ponging forever); and at most `maxConnectionRatePerSource` answers per source per second
 // (100 by default).
 
-final class DatagramRuntime<Kind: DatagramKind>: ServiceRuntime {
+/// A datagram kind's runtime on a worker: a concrete class per kind (as for StreamRuntime).
+protocol DatagramRuntime: ServiceRuntime {
+    associatedtype Kind: DatagramKind
+    var engine: DatagramEngine<Kind.Datagrams> { get }
+    init(engine: DatagramEngine<Kind.Datagrams>)
+}
+
+extension DatagramRuntime {
+    static func make(_ config: ServiceConfig, context: EngineContext) -> Self {
+        Self(engine: DatagramEngine(config, context: context, service: Kind.datagramService(config)))
+    }
+
+    func accepted(_ fd: Int32, peer: SocketAddress) { Syscall.close(fd) }
+    func handleEvent(token: UInt64, events: IOEvents) {}
+    func handleTimer(owner: Int) { engine.handleTimer(owner: owner) }
+    func reconfigure(_ config: ServiceConfig) { engine.reconfigure(config, service: Kind.datagramService(config)) }
+    var liveCount: Int { 0 }
+    func liveConnections() -> [LiveConnection] { [] }
+    func closeAll(reason: String) {}
+    func listenerChanged(_ event: ListenerEvent) { engine.listenerChanged(event) }
+    func datagramsReady(_ fd: Int32) { engine.datagramsReady(fd) }
+}
+
+/// One UDP socket's answers. Loop-thread only.
+final class DatagramEngine<Service: DatagramService> {
     /// Answers per source per second when the config sets no rate.
     static var defaultRate: Double { 100 }
     /// Datagrams handled per wakeup before the loop serves others.
@@ -15,22 +39,19 @@ final class DatagramRuntime<Kind: DatagramKind>: ServiceRuntime {
     static var ownEndpoints: Locked<Set<SocketAddress>> { DatagramEndpoints.shared }
 
     private let context: EngineContext
-    private var service: Kind.Datagrams
+    private var service: Service
     private var config: ServiceConfig
     private var sources = SourceTable()
     private var registered: SocketAddress?
     private var sweepScheduled = false
 
-    init(_ config: ServiceConfig, context: EngineContext) {
+    init(_ config: ServiceConfig, context: EngineContext, service: Service) {
         self.context = context
         self.config = config
-        service = Kind.datagramService(config)
+        self.service = service
     }
 
     private var rate: Double { config.maxConnectionRatePerSource ?? Self.defaultRate }
-
-    func accepted(_ fd: Int32, peer: SocketAddress) { Syscall.close(fd) }
-    func handleEvent(token: UInt64, events: IOEvents) {}
 
     func handleTimer(owner: Int) {
         sweepScheduled = false
@@ -43,14 +64,10 @@ final class DatagramRuntime<Kind: DatagramKind>: ServiceRuntime {
         context.loop.timers.schedule(context.firstTimer, at: context.loop.now + 1_000_000_000)
     }
 
-    func reconfigure(_ config: ServiceConfig) {
+    func reconfigure(_ config: ServiceConfig, service: Service) {
         self.config = config
-        service = Kind.datagramService(config)
+        self.service = service
     }
-
-    var liveCount: Int { 0 }
-    func liveConnections() -> [LiveConnection] { [] }
-    func closeAll(reason: String) {}
 
     func listenerChanged(_ event: ListenerEvent) {
         switch event {
