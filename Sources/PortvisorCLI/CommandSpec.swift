@@ -12,6 +12,8 @@ public enum ValueCompletion: Sendable, Equatable {
     case service
     /// A `portvisor` command.
     case command
+    /// A command or a service kind (`portvisor help`).
+    case commandOrKind
     /// One of a fixed set.
     case choices([String])
 }
@@ -102,6 +104,9 @@ public enum CommandLineSpec {
                                    help: "services.json to use (default: $PORTVISOR_CONFIG, else ./services.json)")
     static let json = OptionSpec("--json", help: "print JSON instead of a table")
 
+    /// The keys every service takes, whatever its kind (for `portvisor help KIND`).
+    public static let commonServiceKeys = ConfigKeys.commonService
+
     public static let commands: [CommandSpec] = [
         CommandSpec(
             name: "run", summary: "Supervise every enabled service in the foreground.",
@@ -124,6 +129,7 @@ public enum CommandLineSpec {
             arguments: [], options: [config, json],
             details: """
             Every problem is reported, one line each, naming the file and the field.
+            Kinds: \(KindRegistry.names.joined(separator: ", ")) ('portvisor help KIND' lists a kind's keys).
             Exit codes: 0 valid, 66 file missing or unreadable, 78 invalid.
             """),
         CommandSpec(
@@ -196,8 +202,9 @@ public enum CommandLineSpec {
             Service names are completed from the config in effect, read with 'portvisor check --json'.
             """),
         CommandSpec(
-            name: "help", summary: "Show the help of portvisor or of one command, or the manual page.",
-            arguments: [ArgumentSpec(name: "COMMAND", help: "the command to describe", optional: true, completion: .command)],
+            name: "help", summary: "Show the help of portvisor, of one command or kind, or the manual page.",
+            arguments: [ArgumentSpec(name: "COMMAND|KIND", help: "the command or service kind (\(KindRegistry.names.joined(separator: ", "))) to describe",
+                                     optional: true, completion: .commandOrKind)],
             options: [OptionSpec("--man", help: "print the manual page (roff) instead; read it with: portvisor help --man | man -l -")],
             details: ""),
     ]

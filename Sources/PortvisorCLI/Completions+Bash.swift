@@ -92,6 +92,7 @@ extension Completions {
         case .file: return "_portvisor_files"
         case .service: return "_portvisor_services"
         case .command: return "_portvisor_reply \(singleQuoted(commandNames.joined(separator: " ")))"
+        case .commandOrKind: return "_portvisor_reply \(singleQuoted((commandNames + KindRegistry.names).joined(separator: " ")))"
         case .choices(let choices): return "_portvisor_reply \(singleQuoted(choices.joined(separator: " ")))"
         }
     }

@@ -87,6 +87,7 @@ extension Completions {
         case .file: return "_files"
         case .service: return "_portvisor_services"
         case .command: return "_portvisor_commands"
+        case .commandOrKind: return "_alternative 'commands\\:command\\:_portvisor_commands' 'kinds\\:service kind\\:(\(KindRegistry.names.joined(separator: " ")))'"
         case .choices(let choices): return "(" + choices.joined(separator: " ") + ")"
         }
     }

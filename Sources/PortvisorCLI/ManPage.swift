@@ -7,7 +7,7 @@ public enum ManPage {
     /// The whole page, ending in a newline.
     public static func render() -> String {
         var page = Roff()
-        page.comment("portvisor(1), generated from Sources/Portvisor/CLI/CommandSpec.swift by 'portvisor help --man'.")
+        page.comment("portvisor(1), generated from Sources/PortvisorCLI/CommandSpec.swift and the kind registry by 'portvisor help --man'.")
         page.comment("Do not edit: change CommandSpec or ManPage.swift and run scripts/generate-docs.sh.")
         page.macro("TH", "PORTVISOR", "1", "", "portvisor \(CommandLineSpec.version)", "User Commands")
         page.macro("nh")  // no hyphenation: options and paths stay whole
@@ -17,6 +17,7 @@ public enum ManPage {
         page.macro("SH", "DESCRIPTION")
         page.text(description)
         commands(&page)
+        kinds(&page)
         for section in sections {
             page.macro("SH", section.title)
             if let intro = section.intro { page.text(intro) }
@@ -45,6 +46,23 @@ public enum ManPage {
         page.macro("SY", "portvisor")
         page.line("\(Roff.bold(Roff.escape("--help"))) | \(Roff.bold(Roff.escape("--version")))")
         page.macro("YS")
+    }
+
+    /// SERVICE KINDS, from the registry (Sources/Portvisor/Services/Kinds.swift).
+    private static func kinds(_ page: inout Roff) {
+        page.macro("SH", "SERVICE KINDS")
+        page.text("""
+        A service's kind says what it serves. Every kind takes the common keys (name, kind, port, host,
+        enabled, maxConnections, idleTimeout, restart, allow, deny, maxConnectionsPerSource,
+        maxConnectionRatePerSource, writeTimeout, protocol); its own keys follow its description.
+        portvisor help KIND prints the same.
+        """)
+        for name in KindRegistry.names {
+            page.macro("TP")
+            page.line(Roff.bold(Roff.escape(name)) + " (" + KindRegistry.transports(of: name).joined(separator: ", ") + ")")
+            let keys = KindRegistry.optionKeys(of: name)
+            page.text((KindRegistry.summary(of: name) ?? "") + (keys.isEmpty ? "." : ". Keys: " + keys.joined(separator: ", ") + "."))
+        }
     }
 
     private static func commands(_ page: inout Roff) {
@@ -77,9 +95,8 @@ public enum ManPage {
     Portvisor supervises network services declared in a JSON file (services.json): it checks every
     port against the IANA ranges, binds one listener per service, each on its own thread with its own
     epoll event loop, restarts a listener that fails with backoff, and serves an HTTP status endpoint
-    with /status (JSON), /healthz and /metrics (Prometheus). The services are the classic inetd
-    built-ins (daytime, echo, discard, chargen, time, qotd) and sentence, over TCP and, for all but
-    sentence, UDP.
+    with /status (JSON), /healthz and /metrics (Prometheus). The kinds of service are listed under
+    SERVICE KINDS.
     The config is --config PATH, else $PORTVISOR_CONFIG, else ./services.json. Tables and JSON go to
     standard output; errors and logs to standard error, one line per event.
     """

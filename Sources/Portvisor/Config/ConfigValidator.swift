@@ -1,6 +1,14 @@
 // Turns a parsed services.json into a PortvisorConfig, or into every problem it has.
 // Each check records a ConfigIssue and carries on, so one run reports all mistakes (SPEC §1).
 
+/// The keys services.json knows, for validation and the command line's help.
+public enum ConfigKeys {
+    /// The keys every service takes, whatever its kind.
+    public static let commonService = ["name", "kind", "port", "host", "enabled", "maxConnections", "idleTimeout", "restart",
+                                       "allow", "deny", "maxConnectionsPerSource", "maxConnectionRatePerSource", "writeTimeout",
+                                       "protocol"]
+}
+
 /// Validates the JSON tree of a services.json (SPEC §1). Use `ConfigLoader` to read a file.
 public struct ConfigValidator {
     public static let maxServices = 1024
@@ -9,9 +17,7 @@ public struct ConfigValidator {
 
     static let topLevelKeys = ["services", "status"]
     static let statusKeys = ["host", "port"]
-    static let commonServiceKeys = ["name", "kind", "port", "host", "enabled", "maxConnections", "idleTimeout", "restart",
-                                    "allow", "deny", "maxConnectionsPerSource", "maxConnectionRatePerSource", "writeTimeout",
-                                    "protocol"]
+    static let commonServiceKeys = ConfigKeys.commonService
     static let restartKeys = ["initialDelay", "maxDelay", "resetAfter", "maxRestarts"]
 
     private(set) var issues: [ConfigIssue] = []

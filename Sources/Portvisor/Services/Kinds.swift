@@ -51,6 +51,12 @@ public enum KindRegistry {
     /// The kinds that also serve UDP.
     public static var udpNames: [String] { Kinds.all.filter { $0.transports.contains(.udp) }.map(\.name.rawValue) }
 
+    /// The transports `name` serves (`tcp`, `udp`).
+    public static func transports(of name: String) -> [String] { Kinds.named(KindName(rawValue: name))?.transports.map(\.rawValue) ?? [] }
+
+    /// The kind's own config keys.
+    public static func optionKeys(of name: String) -> [String] { Kinds.named(KindName(rawValue: name))?.optionKeys ?? [] }
+
     /// Whether `name` is a known kind.
     public static func contains(_ name: String) -> Bool { Kinds.named(KindName(rawValue: name)) != nil }
 }
