@@ -1,5 +1,7 @@
-// TCP socket calls: listeners (non-blocking, close-on-exec, SO_REUSEADDR), accept4, connect,
-// shutdown and the options Portvisor uses. Each failure is a SystemError naming the call.
+// Socket calls: TCP listeners (non-blocking, close-on-exec, SO_REUSEADDR), UDP sockets (without
+// SO_REUSEADDR, so no other socket can share their address), accept4, connect, datagrams,
+// shutdown, the options Portvisor uses, and sd_notify's Unix datagrams. Each failure is a
+// SystemError naming the call.
 import CPortvisor
 import Glibc
 
@@ -9,12 +11,11 @@ public enum Socket {
 
     /// Creates, binds and listens a TCP socket. IPv6 listeners on `::` accept IPv4 too
     /// (IPV6_V6ONLY is set to 0 explicitly); other IPv6 addresses are IPv6-only.
-    public static func listen(on address: SocketAddress, backlog: Int32 = defaultBacklog, reusePort: Bool = false) throws(SystemError) -> Int32 {
+    public static func listen(on address: SocketAddress, backlog: Int32 = defaultBacklog) throws(SystemError) -> Int32 {
         let fd = socket(address.family, CP_SOCK_STREAM_NONBLOCK_CLOEXEC, 0)
         if fd < 0 { throw SystemError("socket", errno: cp_errno()) }
         do {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, name: "setsockopt(SO_REUSEADDR)")
-            if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, name: "setsockopt(SO_REUSEPORT)") }
             if case .v6(let value) = address.ip {
                 try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, value == 0 ? 0 : 1, name: "setsockopt(IPV6_V6ONLY)")
             }
@@ -29,13 +30,13 @@ public enum Socket {
         return fd
     }
 
-    /// Creates and binds a UDP socket (non-blocking, close-on-exec, SO_REUSEADDR; IPv6 as for
-    /// `listen`).
+    /// Creates and binds a UDP socket (non-blocking, close-on-exec; IPv6 as for `listen`).
+    /// Without SO_REUSEADDR: on Linux it would let any other socket that sets it, of any user,
+    /// bind the same address and port and take a share of the datagrams.
     public static func bindDatagram(on address: SocketAddress) throws(SystemError) -> Int32 {
         let fd = socket(address.family, CP_SOCK_DGRAM_NONBLOCK_CLOEXEC, 0)
         if fd < 0 { throw SystemError("socket", errno: cp_errno()) }
         do throws(SystemError) {
-            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, name: "setsockopt(SO_REUSEADDR)")
             if case .v6(let value) = address.ip {
                 try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, value == 0 ? 0 : 1, name: "setsockopt(IPV6_V6ONLY)")
             }
