@@ -6,7 +6,7 @@ public enum ConfigKeys {
     /// The keys every service takes, whatever its kind.
     public static let commonService = ["name", "kind", "port", "host", "enabled", "maxConnections", "idleTimeout", "restart",
                                        "allow", "deny", "maxConnectionsPerSource", "maxConnectionRatePerSource", "writeTimeout",
-                                       "protocol"]
+                                       "protocol", "ipv6SourcePrefix", "maxReplyBytesPerSecond"]
 }
 
 /// Validates the JSON tree of a services.json (SPEC §1). Use `ConfigLoader` to read a file.
@@ -15,7 +15,9 @@ public struct ConfigValidator {
     /// Upper bound for every duration, so that conversions to milliseconds cannot overflow.
     public static let maxSeconds = 1_000_000_000.0
 
-    static let topLevelKeys = ["services", "status"]
+    static let topLevelKeys = ["services", "status", "drainTimeout"]
+    /// The shortest restart delay: a timer that fires at once, again and again, is a busy loop.
+    public static let minRestartDelay = 0.001
     static let statusKeys = ["host", "port"]
     static let commonServiceKeys = ConfigKeys.commonService
     static let restartKeys = ["initialDelay", "maxDelay", "resetAfter", "maxRestarts"]
@@ -55,10 +57,11 @@ public struct ConfigValidator {
         } else {
             add("top level", "missing required key \"services\"")
         }
+        let drain = seconds(top, "drainTimeout") ?? PortvisorConfig.defaultDrainTimeout
         checkCollisions(drafts, status: status ?? nil)
         sortIssuesByEntry()
         guard issues.isEmpty, let status else { return nil }
-        return PortvisorConfig(path: path, status: status, services: drafts.compactMap(\.config))
+        return PortvisorConfig(path: path, status: status, services: drafts.compactMap(\.config), drainTimeout: drain)
     }
 
     // MARK: Status endpoint
@@ -127,6 +130,8 @@ public struct ConfigValidator {
         let perSource = integer(fields, "maxConnectionsPerSource", in: 1...Int(Int32.max))
         let rate = positiveNumber(fields, "maxConnectionRatePerSource")
         let writeTimeout = seconds(fields, "writeTimeout") ?? ServiceConfig.defaultWriteTimeout
+        let ipv6Prefix = integer(fields, "ipv6SourcePrefix", in: 1...128) ?? ServiceConfig.defaultIPv6SourcePrefix
+        let replyBytes = integer(fields, "maxReplyBytesPerSecond", in: 1...(1 << 40)) ?? ServiceConfig.defaultMaxReplyBytesPerSecond
         var transport = TransportProtocol.tcp
         if let name = string(fields, "protocol") {
             if let parsed = TransportProtocol(rawValue: name) {
@@ -139,13 +144,17 @@ public struct ConfigValidator {
             }
         }
 
+        if fields.value("maxReplyBytesPerSecond") != nil && transport != .udp {
+            add(fields.path("maxReplyBytesPerSecond"), "applies to UDP services only (\"protocol\": \"udp\")")
+        }
         var draft = ServiceDraft(name: name.flatMap { Self.isValidName($0) ? $0 : nil }, host: host,
                                  address: address, port: port, enabled: enabled, transport: transport)
         if issues.count == before, let name, let kindID, let port, let address, let options {
             draft.config = ServiceConfig(name: name, kind: kindID, host: host, address: address, port: port, enabled: enabled,
                                          maxConnections: maxConnections, idleTimeout: idleTimeout, restart: restart, options: options,
                                          access: AccessPolicy(allow: allow, deny: deny), maxConnectionsPerSource: perSource,
-                                         maxConnectionRatePerSource: rate, writeTimeout: writeTimeout, transport: transport)
+                                         maxConnectionRatePerSource: rate, writeTimeout: writeTimeout, transport: transport,
+                                         ipv6SourcePrefix: ipv6Prefix, maxReplyBytesPerSecond: replyBytes)
         }
         return draft
     }
@@ -171,9 +180,9 @@ public struct ConfigValidator {
         let path = fields.path("restart")
         guard let restart = object(value, at: path, expected: "an object") else { return policy }
         checkKeys(restart, allowed: Self.restartKeys, at: path)
-        policy.initialDelay = seconds(restart, "initialDelay") ?? policy.initialDelay
+        policy.initialDelay = delay(restart, "initialDelay") ?? policy.initialDelay
         // Unset, maxDelay is 5 s, or initialDelay when that is longer (the backoff never shrinks).
-        policy.maxDelay = seconds(restart, "maxDelay") ?? max(policy.maxDelay, policy.initialDelay)
+        policy.maxDelay = delay(restart, "maxDelay") ?? max(policy.maxDelay, policy.initialDelay)
         policy.resetAfter = seconds(restart, "resetAfter") ?? policy.resetAfter
         if let max = restart.value("maxRestarts"), max != .null {
             policy.maxRestarts = integer(restart, "maxRestarts", in: 0...Int(Int32.max))
@@ -318,6 +327,16 @@ public struct ConfigValidator {
             return nil
         }
         return number.double
+    }
+
+    /// A restart delay: seconds, and at least `minRestartDelay`.
+    private mutating func delay(_ fields: Fields, _ key: String) -> Double? {
+        guard let value = seconds(fields, key) else { return nil }
+        guard value >= Self.minRestartDelay else {
+            add(fields.path(key), "\(JSONNumber(value).text) is shorter than the 0.001 s (1 ms) a restart delay needs at least")
+            return nil
+        }
+        return value
     }
 
     /// A number > 0 (not necessarily whole), at most 1e9.

@@ -9,11 +9,17 @@ public struct PortvisorConfig: Sendable, Equatable {
     public var status: StatusEndpointConfig?
     /// The services, in file order.
     public var services: [ServiceConfig]
+    /// Seconds live connections may finish after a stop (SIGTERM, or a service removed or
+    /// disabled by a reload) before the rest are closed.
+    public var drainTimeout: Double
 
-    public init(path: String, status: StatusEndpointConfig?, services: [ServiceConfig]) {
+    public static let defaultDrainTimeout = 5.0
+
+    public init(path: String, status: StatusEndpointConfig?, services: [ServiceConfig], drainTimeout: Double = PortvisorConfig.defaultDrainTimeout) {
         self.path = path
         self.status = status
         self.services = services
+        self.drainTimeout = drainTimeout
     }
 
     /// The service named `name`, if declared.
@@ -54,6 +60,8 @@ public struct ServiceConfig: Sendable, Equatable {
     public static let defaultMaxConnections = 512
     public static let defaultIdleTimeout = 300.0
     public static let defaultWriteTimeout = 30.0
+    public static let defaultIPv6SourcePrefix = 64
+    public static let defaultMaxReplyBytesPerSecond = 262_144
 
     public var name: String
     public var kind: KindName
@@ -78,6 +86,12 @@ public struct ServiceConfig: Sendable, Equatable {
     /// Seconds pending output may make no progress before the connection is closed.
     public var writeTimeout: Double
     public var transport: TransportProtocol
+    /// IPv6 sources are counted per prefix of this length for the per-source limits (a host
+    /// holds a /64 at least, so counting single addresses would give it 2^64 "sources").
+    public var ipv6SourcePrefix: Int
+    /// UDP: reply bytes per second for the whole service, across all sources (a spoofed range of
+    /// sources cannot turn it into a reflector).
+    public var maxReplyBytesPerSecond: Int
 
     public init(name: String, kind: KindName, host: String = ServiceConfig.defaultHost,
                 address: IPAddress = .v4(127, 0, 0, 1), port: Int, enabled: Bool = true,
@@ -86,7 +100,8 @@ public struct ServiceConfig: Sendable, Equatable {
                 restart: RestartPolicy = RestartPolicy(), options: (any KindOptions)? = nil,
                 access: AccessPolicy = AccessPolicy(), maxConnectionsPerSource: Int? = nil,
                 maxConnectionRatePerSource: Double? = nil, writeTimeout: Double = ServiceConfig.defaultWriteTimeout,
-                transport: TransportProtocol = .tcp) {
+                transport: TransportProtocol = .tcp, ipv6SourcePrefix: Int = ServiceConfig.defaultIPv6SourcePrefix,
+                maxReplyBytesPerSecond: Int = ServiceConfig.defaultMaxReplyBytesPerSecond) {
         self.name = name
         self.kind = kind
         self.host = host
@@ -102,6 +117,8 @@ public struct ServiceConfig: Sendable, Equatable {
         self.maxConnectionRatePerSource = maxConnectionRatePerSource
         self.writeTimeout = writeTimeout
         self.transport = transport
+        self.ipv6SourcePrefix = ipv6SourcePrefix
+        self.maxReplyBytesPerSecond = maxReplyBytesPerSecond
     }
 
     /// The port's IANA range; port 0 (kernel's choice) classifies as dynamic.
@@ -112,7 +129,8 @@ public struct ServiceConfig: Sendable, Equatable {
             && a.enabled == b.enabled && a.maxConnections == b.maxConnections && a.idleTimeout == b.idleTimeout
             && a.restart == b.restart && a.options.isEqual(to: b.options) && a.access == b.access
             && a.maxConnectionsPerSource == b.maxConnectionsPerSource && a.maxConnectionRatePerSource == b.maxConnectionRatePerSource
-            && a.writeTimeout == b.writeTimeout && a.transport == b.transport
+            && a.writeTimeout == b.writeTimeout && a.transport == b.transport && a.ipv6SourcePrefix == b.ipv6SourcePrefix
+            && a.maxReplyBytesPerSecond == b.maxReplyBytesPerSecond
     }
 }
 

@@ -114,6 +114,6 @@ public struct ChargenDatagrams: DatagramService {
     public mutating func reply(to request: UnsafeRawBufferPointer, wall: WallTime) -> DatagramReply {
         let start = line * (ChargenPattern.lineLength + 2)
         line = (line + 1) % ChargenPattern.printable
-        return .pattern(ChargenPattern.shared.window(at: start, count: Self.replyBytes))
+        return .stream(ChargenPattern.shared.window(at: start, count: Self.replyBytes), unit: ChargenPattern.lineLength + 2)
     }
 }

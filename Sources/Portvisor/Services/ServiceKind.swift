@@ -187,8 +187,9 @@ public enum DatagramReply {
     /// The datagram unchanged (echo).
     case input
     case bytes([UInt8])
-    /// Bytes in memory that stays valid (chargen's pattern).
-    case pattern(UnsafeRawBufferPointer)
+    /// Bytes in memory that stays valid (chargen's pattern), which may be cut short to whole
+    /// `unit`s when the reply would be too large for its request.
+    case stream(UnsafeRawBufferPointer, unit: Int)
 }
 
 /// A kind's UDP form: one answer per datagram (or none).

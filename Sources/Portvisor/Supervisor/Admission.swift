@@ -8,6 +8,8 @@ struct AdmissionPolicy {
     var perSourceLimit: Int?
     var rate: Double?
     var maxConnections: Int
+    /// IPv6 sources are counted per prefix of this length.
+    var ipv6Prefix = ServiceConfig.defaultIPv6SourcePrefix
     /// What a connection past maxConnections gets.
     var whenFull: WhenFull
 
@@ -25,6 +27,7 @@ struct AdmissionPolicy {
         perSourceLimit = config.maxConnectionsPerSource
         rate = config.maxConnectionRatePerSource
         maxConnections = config.maxConnections
+        ipv6Prefix = config.ipv6SourcePrefix
         whenFull = .reject
     }
 
@@ -54,6 +57,7 @@ struct Admission {
         if !policy.access.allowsEverything && !policy.access.permits(source) { return .refuse(.access) }
         var counted = false
         if policy.tracksSources {
+            sources.ipv6Prefix = policy.ipv6Prefix
             if let refusal = sources.admit(source, now: now, perSourceLimit: policy.perSourceLimit, rate: policy.rate) {
                 return .refuse(refusal)
             }

@@ -13,8 +13,10 @@ public struct BackoffPolicy: Sendable, Equatable {
 
     /// The nominal delay before the retry after `attempt` consecutive attempts (0: the first retry).
     public func nominalDelay(afterAttempt attempt: Int) -> Double {
-        let doubled = restart.initialDelay * Double(1 << min(attempt, 40))
-        return min(doubled, restart.maxDelay)
+        let doubled = restart.initialDelay * Double(1 << min(max(attempt, 0), 40))
+        // Never below 1 ms, whatever a config built in code says: a timer that fires at once,
+        // again and again, would be a busy loop (check rejects shorter delays in files).
+        return max(min(doubled, restart.maxDelay), ConfigValidator.minRestartDelay)
     }
 
     /// The delay to wait, given `random` uniform in 0..<1: nominal × (1 − jitter × random).

@@ -1,9 +1,15 @@
 // UDP services on a worker thread: one socket, each datagram answered by the kind's
 // DatagramService (echo, daytime, time, qotd, chargen; discard answers nothing), behind the
-// defences inetd learned the hard way: never answer a privileged source port, a broadcast,
-// multicast or unspecified source, or one of our own UDP sockets on this machine (two services
-// ping-ponging forever); and at most `maxConnectionRatePerSource` answers per source per second
-// (100 by default).
+// defences inetd learned the hard way, and those a reflector needs:
+//   - never answer a privileged source port, a broadcast, multicast or unspecified source, or
+//     one of our own UDP sockets on this machine (two services ping-ponging forever);
+//   - at most `maxConnectionRatePerSource` answers per source per second (100 by default; IPv6
+//     sources per /64), the excess dropped and logged at most once per source per second;
+//   - at most `maxReplyBytesPerSecond` reply bytes per second for the whole service (256 KiB by
+//     default), so a spoofed range of sources cannot turn it into a firehose;
+//   - no reply larger than 8 times its request, headers counted (28 bytes each way): chargen
+//     sends fewer lines to a short request, and a reply that cannot shrink (a long quote) is
+//     dropped.
 
 /// A datagram kind's runtime on a worker: a concrete class per kind (as for StreamRuntime).
 protocol DatagramRuntime: ServiceRuntime {
@@ -41,14 +47,31 @@ final class DatagramEngine<Service: DatagramService> {
     private let context: EngineContext
     private var service: Service
     private var config: ServiceConfig
-    private var sources = SourceTable()
+    private var sources: SourceTable
     private var registered: SocketAddress?
     private var sweepScheduled = false
+    /// The service's reply bytes: a token bucket of `maxReplyBytesPerSecond`, refilled continuously.
+    private var replyBytes: Double
+    private var replyBytesAt: MonotonicNanos
+    private var lastBudgetLog: MonotonicNanos = .min
+
+    /// Headers of a UDP/IPv4 datagram (20 + 8 bytes), counted on both sides of the size rule.
+    static var headerBytes: Int { 28 }
+    /// A reply may be at most this many times its request, headers included.
+    static var amplification: Int { 8 }
 
     init(_ config: ServiceConfig, context: EngineContext, service: Service) {
         self.context = context
         self.config = config
         self.service = service
+        sources = SourceTable(ipv6Prefix: config.ipv6SourcePrefix)
+        replyBytes = Double(config.maxReplyBytesPerSecond)
+        replyBytesAt = context.loop.now
+    }
+
+    /// The largest reply to a request of `count` bytes (UDP payloads; at most 65,507).
+    static func maxReply(toRequestOf count: Int) -> Int {
+        min(65_507, amplification * (count + headerBytes) - headerBytes)
     }
 
     private var rate: Double { config.maxConnectionRatePerSource ?? Self.defaultRate }
@@ -67,6 +90,8 @@ final class DatagramEngine<Service: DatagramService> {
     func reconfigure(_ config: ServiceConfig, service: Service) {
         self.config = config
         self.service = service
+        sources.ipv6Prefix = config.ipv6SourcePrefix
+        replyBytes = min(replyBytes, Double(config.maxReplyBytesPerSecond))
     }
 
     func listenerChanged(_ event: ListenerEvent) {
@@ -108,37 +133,89 @@ final class DatagramEngine<Service: DatagramService> {
         }
     }
 
-    /// The defences: refusals, loops, and the per-source rate.
+    /// The defences: loops, refusals, and the per-source rate.
     private func shouldAnswer(_ source: SocketAddress) -> Bool {
         let own = Self.ownEndpoints.withLock { endpoints in DatagramDefence.isOwnEndpoint(source, among: endpoints) }
-        if DatagramDefence.loopRisk(from: source, ownPort: own, boundTo: source.ip) != nil { return false }
+        if let risk = DatagramDefence.loopRisk(from: source, ownPort: own, boundTo: source.ip) {
+            context.logger.debug(context.name, event: "datagram-dropped", "\(source): dropped: \(risk)")
+            return false
+        }
         let ip = source.ip.unmapped
-        if !config.access.allowsEverything && !config.access.permits(ip) { return false }
-        let allowed = sources.takeToken(ip, now: context.loop.now, rate: rate)
+        let now = context.loop.now
+        if !config.access.allowsEverything && !config.access.permits(ip) {
+            logDrop(source, "not allowed by allow/deny", now: now)
+            return false
+        }
+        let allowed = sources.takeToken(ip, now: now, rate: rate)
         scheduleSweep()
+        if !allowed {
+            logDrop(source, "more than \(JSONNumber(rate).text) answer\(rate == 1 ? "" : "s") per second to this source (maxConnectionRatePerSource)", now: now)
+        }
         return allowed
     }
 
+    /// Logs a dropped datagram at most once per source per second.
+    private func logDrop(_ source: SocketAddress, _ reason: String, now: MonotonicNanos) {
+        guard sources.shouldLogRefusal(source.ip, now: now) else { return }
+        context.logger.warning(context.name, event: "datagram-dropped", "\(source.ip.unmapped): dropped: \(reason)",
+                               fields: [JSONMember("peer", .string(source.description))])
+        scheduleSweep()
+    }
+
+    /// Takes `count` bytes from the service's reply budget; false (logged once a second) when
+    /// the budget is spent.
+    private func takeReplyBudget(_ count: Int) -> Bool {
+        let now = context.loop.now
+        let capacity = Double(config.maxReplyBytesPerSecond)
+        replyBytes = min(capacity, replyBytes + Double(max(0, now - replyBytesAt)) / 1e9 * capacity)
+        replyBytesAt = now
+        guard replyBytes >= Double(count) else {
+            if now - lastBudgetLog >= 1_000_000_000 {
+                lastBudgetLog = now
+                context.logger.warning(context.name, event: "reply-budget", "maxReplyBytesPerSecond (\(config.maxReplyBytesPerSecond)) reached; dropping datagrams")
+            }
+            return false
+        }
+        replyBytes -= Double(count)
+        return true
+    }
+
     private func answer(_ fd: Int32, to destination: SocketAddress, request: UnsafeRawBufferPointer) {
+        let limit = Self.maxReply(toRequestOf: request.count)
         let result: Result<IOResult, SystemError>
         switch service.reply(to: request, wall: Clock.wall()) {
         case .none:
             return
         case .input:
-            result = Result { () throws(SystemError) -> IOResult in try Socket.send(fd, request.baseAddress!, count: request.count, to: destination) }
+            guard takeReplyBudget(request.count) else { return dropped() }
+            result = Result { () throws(SystemError) -> IOResult in
+                try Socket.send(fd, request.baseAddress ?? UnsafeRawPointer(context.readBuffer), count: request.count, to: destination)
+            }
         case .bytes(let bytes):
+            guard bytes.count <= limit else {
+                context.logger.debug(context.name, event: "datagram-dropped", "\(destination): dropped: a \(bytes.count)-byte reply to a \(request.count)-byte request is over 8 times its size")
+                return dropped()
+            }
+            guard takeReplyBudget(bytes.count) else { return dropped() }
             result = bytes.withUnsafeBytes { raw in
                 Result { () throws(SystemError) -> IOResult in try Socket.send(fd, raw.baseAddress!, count: raw.count, to: destination) }
             }
-        case .pattern(let window):
-            result = Result { () throws(SystemError) -> IOResult in try Socket.send(fd, window.baseAddress!, count: window.count, to: destination) }
+        case .stream(let window, let unit):
+            // A stream shrinks to whole units within the limit (at least part of one).
+            let count = window.count <= limit ? window.count : max(limit / max(unit, 1) * max(unit, 1), min(limit, window.count))
+            guard takeReplyBudget(count) else { return dropped() }
+            result = Result { () throws(SystemError) -> IOResult in try Socket.send(fd, window.baseAddress!, count: count, to: destination) }
         }
         if case .success(.done(let sent)) = result {
             ServiceStats.add(context.stats.datagramsOut, 1)
             ServiceStats.add(context.stats.bytesOut, sent)
         } else {
-            ServiceStats.add(context.stats.datagramsDropped, 1)
+            dropped()
         }
+    }
+
+    private func dropped() {
+        ServiceStats.add(context.stats.datagramsDropped, 1)
     }
 }
 

@@ -71,8 +71,6 @@ public struct SystemdHooks: Sendable {
 }
 
 public final class Supervisor: Sendable {
-    /// How long stopping services (shutdown, removal on reload) may drain their connections.
-    public static let drainSeconds = 5.0
     /// How long start and reload wait for each service's first bind attempt.
     static let startTimeout = 10.0
 
@@ -127,12 +125,12 @@ public final class Supervisor: Sendable {
     }
 
     /// Stops every service: listeners close at once, connections drain for up to
-    /// `drainSeconds`, then the rest are closed, then the status endpoint. Returns when all of
-    /// it has ended (or the loop is not running).
-    public func stop(drainSeconds: Double = Supervisor.drainSeconds) {
+    /// `drainSeconds` (nil: the config's drainTimeout), then the rest are closed, then the
+    /// status endpoint. Returns when all of it has ended (or the loop is not running).
+    public func stop(drainSeconds: Double? = nil) {
         let reply = Reply<Bool>()
         core.mailbox.post(.stop(drainSeconds: drainSeconds, reply: reply))
-        finished.wait(timeout: drainSeconds + 15)
+        finished.wait(timeout: (drainSeconds ?? config.drainTimeout) + 15)
         finished.signal()  // for any later caller
     }
 

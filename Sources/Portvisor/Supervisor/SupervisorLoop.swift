@@ -8,7 +8,8 @@
 enum SupervisorMessage: Sendable {
     case worker(WorkerReport)
     case reload(PortvisorConfig, reply: Reply<ReloadReport>?)
-    case stop(drainSeconds: Double, reply: Reply<Bool>?)
+    /// nil: the config's drainTimeout.
+    case stop(drainSeconds: Double?, reply: Reply<Bool>?)
     /// The status endpoint's bound port changed (nil: not listening).
     case statusBound(Int?)
     /// Every thread answered watchdog round `round`.
@@ -174,7 +175,7 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
                 requestReload(next, reply: reply)
             case .stop(let drainSeconds, let reply):
                 if let reply { stopReplies.append(reply) }
-                beginStop(drainSeconds: drainSeconds, reason: nil)
+                beginStop(drainSeconds: drainSeconds ?? config.drainTimeout, reason: nil)
             case .statusBound(let port):
                 directory.withLock { $0.statusPort = port }
             case .watchdogAnswered(let round):
@@ -200,7 +201,7 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
                 finishStopping()
                 return
             }
-            beginStop(drainSeconds: Supervisor.drainSeconds, reason: SignalReceiver.name(signal))
+            beginStop(drainSeconds: config.drainTimeout, reason: SignalReceiver.name(signal))
         case Signals.SIGHUP:
             logger.info("supervisor", event: "reloading", "SIGHUP received: reloading \(config.path)")
             requestReload(nil, reply: nil)
@@ -408,7 +409,7 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
             guard let handle = byName[change.name], handle.isRunningThread else { continue }
             let ticket = newTicket()
             tickets.insert(ticket)
-            handle.mailbox?.post(.stop(drainSeconds: Supervisor.drainSeconds, ticket: ticket))
+            handle.mailbox?.post(.stop(drainSeconds: newConfig.drainTimeout, ticket: ticket))
         }
         wait(for: tickets, seconds: Self.stopPhaseSeconds) { [unowned self] in
             self.applyReload(plan, byName: byName, reply: reply)

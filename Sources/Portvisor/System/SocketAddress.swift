@@ -98,21 +98,25 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// An IP address and a TCP/UDP port.
+/// An IP address and a TCP/UDP port, with the interface of a link-local IPv6 address.
 public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     public var ip: IPAddress
     public var port: UInt16
+    /// IPv6 `sin6_scope_id`: which interface a link-local address (`fe80::/10`) is on; 0 for
+    /// others. A reply to a link-local source must carry it, or it cannot be routed.
+    public var scopeID: UInt32
 
-    public init(ip: IPAddress, port: UInt16) {
+    public init(ip: IPAddress, port: UInt16, scopeID: UInt32 = 0) {
         self.ip = ip
         self.port = port
+        self.scopeID = scopeID
     }
 
-    /// `127.0.0.1:80` or `[::1]:80`; IPv4-mapped IPv6 prints as IPv4.
+    /// `127.0.0.1:80`, `[::1]:80`, or `[fe80::1%2]:80`; IPv4-mapped IPv6 prints as IPv4.
     public var description: String {
         switch ip.unmapped {
         case .v4: return "\(ip.unmapped):\(port)"
-        case .v6: return "[\(ip)]:\(port)"
+        case .v6: return scopeID == 0 ? "[\(ip)]:\(port)" : "[\(ip)%\(scopeID)]:\(port)"
         }
     }
 
@@ -153,6 +157,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = port.bigEndian
             address.sin6_addr = IPAddress.in6(value)
+            address.sin6_scope_id = scopeID
             return try withUnsafeBytes(of: &address) { (raw) throws(SystemError) -> R in
                 try body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(MemoryLayout<sockaddr_in6>.size))
             }
@@ -168,7 +173,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             self.init(ip: .v4(UInt32(bigEndian: address.sin_addr.s_addr)), port: UInt16(bigEndian: address.sin_port))
         case AF_INET6:
             let address = storage.load(as: sockaddr_in6.self)
-            self.init(ip: .v6(IPAddress.value(of: address.sin6_addr)), port: UInt16(bigEndian: address.sin6_port))
+            self.init(ip: .v6(IPAddress.value(of: address.sin6_addr)), port: UInt16(bigEndian: address.sin6_port),
+                      scopeID: address.sin6_scope_id)
         default:
             return nil
         }

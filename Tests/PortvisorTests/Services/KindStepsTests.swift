@@ -184,7 +184,8 @@ private func isNone(_ step: Step) -> Bool {
             if case .none = DiscardDatagrams().reply(to: raw, wall: WallTime(seconds: 0)) {} else { Issue.record("discard") }
             var chargen = ChargenDatagrams()
             for line in 0..<3 {
-                guard case .pattern(let window) = chargen.reply(to: raw, wall: WallTime(seconds: 0)) else { Issue.record("chargen"); continue }
+                guard case .stream(let window, let unit) = chargen.reply(to: raw, wall: WallTime(seconds: 0)) else { Issue.record("chargen"); continue }
+                #expect(unit == 74)
                 #expect(Array(window) == Array(ChargenPattern.shared.slice(from: line * 74, count: ChargenDatagrams.replyBytes)))
             }
         }
