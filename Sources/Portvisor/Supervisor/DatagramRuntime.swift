@@ -53,7 +53,7 @@ final class DatagramEngine<Service: DatagramService> {
     /// The service's reply bytes: a token bucket of `maxReplyBytesPerSecond`, refilled continuously.
     private var replyBytes: Double
     private var replyBytesAt: MonotonicNanos
-    private var lastBudgetLog: MonotonicNanos = .min
+    private var lastBudgetLog: MonotonicNanos?
 
     /// Headers of a UDP/IPv4 datagram (20 + 8 bytes), counted on both sides of the size rule.
     static var headerBytes: Int { 28 }
@@ -170,7 +170,7 @@ final class DatagramEngine<Service: DatagramService> {
         replyBytes = min(capacity, replyBytes + Double(max(0, now - replyBytesAt)) / 1e9 * capacity)
         replyBytesAt = now
         guard replyBytes >= Double(count) else {
-            if now - lastBudgetLog >= 1_000_000_000 {
+            if lastBudgetLog.map({ now - $0 >= 1_000_000_000 }) ?? true {
                 lastBudgetLog = now
                 context.logger.warning(context.name, event: "reply-budget", "maxReplyBytesPerSecond (\(config.maxReplyBytesPerSecond)) reached; dropping datagrams")
             }
@@ -202,7 +202,8 @@ final class DatagramEngine<Service: DatagramService> {
             }
         case .stream(let window, let unit):
             // A stream shrinks to whole units within the limit (at least part of one).
-            let count = window.count <= limit ? window.count : max(limit / max(unit, 1) * max(unit, 1), min(limit, window.count))
+            let whole = limit / max(unit, 1) * max(unit, 1)
+            let count = window.count <= limit ? window.count : (whole > 0 ? whole : limit)
             guard takeReplyBudget(count) else { return dropped() }
             result = Result { () throws(SystemError) -> IOResult in try Socket.send(fd, window.baseAddress!, count: count, to: destination) }
         }

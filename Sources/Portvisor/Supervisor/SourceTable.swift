@@ -40,7 +40,7 @@ public struct SourceTable {
     public private(set) var entries: [IPAddress: Entry] = [:]
     /// IPv6 sources are keyed by this prefix length.
     public var ipv6Prefix: Int
-    private var lastReclaim: MonotonicNanos = .min
+    private var lastReclaim: MonotonicNanos?
     /// When each recently refused source was last logged. Apart from `entries`, so that logging
     /// refusals (of sources allow/deny turns away, say) never takes room a limit needs.
     private var refusalLogs: [IPAddress: MonotonicNanos] = [:]
@@ -87,7 +87,7 @@ public struct SourceTable {
     /// A fresh entry, reclaiming idle ones when the table is full; nil when it stays full.
     private mutating func newEntry(capacity: Double, now: MonotonicNanos, rate: Double?) -> Entry? {
         if entries.count >= Self.maxEntries {
-            guard now - lastReclaim >= Self.reclaimInterval || lastReclaim == .min else { return nil }
+            if let last = lastReclaim, now - last < Self.reclaimInterval { return nil }
             lastReclaim = now
             sweep(now: now, rate: rate)
             if entries.count >= Self.maxEntries { return nil }
