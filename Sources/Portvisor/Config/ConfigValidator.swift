@@ -227,9 +227,17 @@ public struct ConfigValidator {
     /// message stays on one line whatever the file holds.
     static func quoted(_ text: String) -> String {
         var out = ""
-        JSONWriter.writeString(text, into: &out)
-        return out
+        guard text.utf8.count > maxQuotedBytes else {
+            JSONWriter.writeString(text, into: &out)
+            return out
+        }
+        // A message stays readable however long the value: its start, and its size.
+        JSONWriter.writeString(String(text.prefix(60)) + "…", into: &out)
+        return out + " (\(text.utf8.count) bytes)"
     }
+
+    /// Values longer than this are shortened in messages.
+    static let maxQuotedBytes = 200
 
     static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
@@ -421,34 +429,42 @@ struct Fields {
 /// "Did you mean" suggestions by edit distance.
 public enum Suggestion {
     /// The candidate closest to `word` (case-insensitive optimal string alignment distance),
-    /// if it is close enough to be a likely typo.
+    /// if it is close enough to be a likely typo. A candidate whose length differs from the
+    /// word's by more than the distance allowed cannot match and is skipped before any table is
+    /// built, so a megabyte-long unknown key costs nothing.
     public static func closest(to word: String, in candidates: [String]) -> String? {
+        let longest = candidates.map(\.count).max() ?? 0
+        guard word.utf8.count <= 4 * (longest + 3) else { return nil }  // characters ≤ UTF-8 bytes
         let lowered = Array(word.lowercased())
         var best: (String, Int)?
         for candidate in candidates {
-            let distance = editDistance(lowered, Array(candidate.lowercased()))
+            let target = Array(candidate.lowercased())
             let limit = max(1, min(3, candidate.count / 3))
+            guard abs(lowered.count - target.count) <= limit else { continue }
+            let distance = editDistance(lowered, target)
             if distance <= limit, best == nil || distance < best!.1 { best = (candidate, distance) }
         }
         return best?.0
     }
 
-    /// Levenshtein distance that counts an adjacent transposition as one edit.
+    /// Levenshtein distance that counts an adjacent transposition as one edit, in three rows.
     static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
-        var table = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in 0...a.count { table[i][0] = i }
-        for j in 0...b.count { table[0][j] = j }
+        var twoBack = [Int](repeating: 0, count: b.count + 1)
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
         for i in 1...a.count {
+            current[0] = i
             for j in 1...b.count {
                 let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
                 if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-                    table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1)
+                    current[j] = min(current[j], twoBack[j - 2] + 1)
                 }
             }
+            (twoBack, previous, current) = (previous, current, twoBack)
         }
-        return table[a.count][b.count]
+        return previous[b.count]
     }
 }

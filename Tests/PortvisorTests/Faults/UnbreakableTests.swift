@@ -309,6 +309,44 @@ import Testing
         #expect(served == clients.count)
     }
 
+    // MARK: 13. UDP in the summary and in the log
+
+    @Test func udpServicesShowTheirDatagramsInTheSummaryAndLogDropsOncePerSecond() throws {
+        let run = try RunningPortvisor([#"{ "name": "u", "kind": "echo", "port": 0, "protocol": "udp", "maxConnectionRatePerSource": 1 }"#])
+        let port = try run.port("u")
+        let client = try TestDatagramSocket()
+        for _ in 0..<5 { try client.send([1], to: port) }
+        #expect(try client.receive() == [1])
+        try run.process.waitForStderr("dropped: more than 1 answer per second to this source (maxConnectionRatePerSource)")
+        run.process.signal(SIGUSR1)
+        let log = try run.process.waitForStderr(" u: running on 127.0.0.1:\(port)/udp, 5 datagrams in, 1 out, 4 dropped")
+        #expect(log.components(separatedBy: "dropped: more than 1 answer").count - 1 == 1)  // once, not four times
+    }
+
+    // MARK: 14. drainTimeout
+
+    @Test func drainTimeoutSetsTheDrainWindow() throws {
+        let directory = try TempDirectory()
+        let path = try directory.write("services.json", #"{ "status": false, "drainTimeout": 1, "services": [ { "name": "e", "kind": "echo", "port": 0 } ] }"#)
+        let process = try ChildProcess.portvisor(["run", "--config", path])
+        let log = try process.waitForStderr(" e: listening on 127.0.0.1:")
+        let line = try #require(log.split(separator: "\n").first { $0.contains(" e: listening on ") })
+        let port = try #require(Int(line.split(separator: ":").last?.prefix { $0.isNumber } ?? ""))
+        let client = try TestClient(port: port)
+        _ = try client.exchange(Array("x".utf8), halfClose: false)
+        let start = Date()
+        process.signal(SIGTERM)
+        #expect(client.waitForClose(timeout: 5))
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(elapsed > 0.8 && elapsed < 3)
+        #expect(try process.waitForExit(timeout: 5) == 0)
+        #expect(process.stderrText.contains("draining connections for up to 1 s"))
+        let bad = #"{ "drainTimeout": 0, "services": [ { "name": "e", "kind": "echo", "port": 1 } ] }"#
+        #expect(throws: ConfigError.invalid(file: "s.json", issues: [ConfigIssue("drainTimeout", "0 must be greater than 0 seconds")])) {
+            try ConfigLoader.parse(Array(bad.utf8), path: "s.json")
+        }
+    }
+
     // MARK: 11. Smaller ones
 
     @Test func linkLocalRepliesKeepTheirScope() {
@@ -325,6 +363,23 @@ import Testing
         let text = formatter.string(at: WallTime(seconds: 1_795_611_722))
         #expect(text.utf8.count > 1_023)
         #expect(text.hasPrefix("Wed Nov 25 13:02:02 2026 "))
+    }
+
+    /// A 1 MiB unknown key used to build a (1 MiB × key length) table per known key.
+    @Test func aHugeUnknownKeyGetsNoSuggestionAndCostsNothing() throws {
+        let key = String(repeating: "k", count: 1_000_000)
+        let json = #"{ "status": false, "services": [ { "name": "e", "kind": "echo", "port": 1, ""# + key + #"": 1 } ] }"#
+        let started = Clock.monotonic()
+        do {
+            _ = try ConfigLoader.parse(Array(json.utf8), path: "s.json")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.lines == [#"s.json: services[0]: unknown key "\#(String(repeating: "k", count: 60))…" (1000000 bytes)"#])
+        }
+        #expect(Double(Clock.monotonic() - started) / 1e9 < 2)
+        #expect(Suggestion.closest(to: "maxConections", in: ConfigKeys.commonService) == "maxConnections")
+        #expect(Suggestion.closest(to: "prot", in: ["port", "protocol"]) == "port")
+        #expect(Suggestion.editDistance(Array("abcd"), Array("badc")) == 2)
     }
 
     @Test func udpSocketsDoNotShareTheirAddress() throws {
