@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 /// accept4(2): Glibc's module hides it behind _GNU_SOURCE.
 int cp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
@@ -52,5 +53,68 @@ static inline unsigned int cp_epoll_event_events(const struct epoll_event *event
 static inline unsigned long long cp_epoll_event_token(const struct epoll_event *events, int index) {
     return events[index].data.u64;
 }
+
+/// Spawning (spawn.c): at most this many descriptors are passed to a child (as 0, 1, 2, …).
+#define CP_SPAWN_MAX_FDS 8
+
+/// Which step failed in the child, when cp_spawn returns -1 with the child's errno.
+enum {
+    CP_SPAWN_STEP_NONE = 0,
+    CP_SPAWN_STEP_SIGNALS = 1,
+    CP_SPAWN_STEP_PROCESS_GROUP = 2,
+    CP_SPAWN_STEP_DESCRIPTORS = 3,
+    CP_SPAWN_STEP_DIRECTORY = 4,
+    CP_SPAWN_STEP_GROUPS = 5,
+    CP_SPAWN_STEP_GROUP = 6,
+    CP_SPAWN_STEP_USER = 7,
+    CP_SPAWN_STEP_EXEC = 8,
+};
+
+/// What to start and how. The caller owns every pointer until cp_spawn returns.
+typedef struct {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    /// When set, points just past "LISTEN_PID=" inside one of envp's strings, with room for 21
+    /// bytes: the child writes its own pid there before exec.
+    char *listen_pid_digits;
+    /// fds[i] becomes descriptor i in the child; -1: /dev/null. blocking[i]: clear O_NONBLOCK.
+    int fds[CP_SPAWN_MAX_FDS];
+    int blocking[CP_SPAWN_MAX_FDS];
+    int fd_count;
+    const char *directory;
+    int new_process_group;
+    int set_groups;
+    const gid_t *groups;
+    int group_count;
+    int set_gid;
+    gid_t gid;
+    int set_uid;
+    uid_t uid;
+    /// Out: the child's errno and step when it failed before exec.
+    int error;
+    int failed_step;
+} cp_spawn_request;
+
+/// Starts `request->path` with clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) on `stack` (at least
+/// 16 KiB, lent for the call). Returns the pid and sets *pidfd; -1 with errno (and
+/// request->failed_step when the child failed) otherwise.
+pid_t cp_spawn(cp_spawn_request *request, void *stack, size_t stack_size, int *pidfd);
+
+/// waitid(P_PIDFD, WEXITED | WNOHANG): 1 with si_code/si_status/si_pid when the child has ended
+/// (and is reaped), 0 while it runs, -1 on error.
+int cp_pidfd_wait(int pidfd, int *code, int *status, int *pid);
+/// waitid(P_ALL, WEXITED | WNOHANG): reaps any ended child (a reparented orphan).
+int cp_wait_any(int *code, int *status, int *pid);
+/// waitid(P_PID, WEXITED | WNOHANG) for one pid.
+int cp_wait_pid(pid_t pid, int *code, int *status);
+int cp_pidfd_open(pid_t pid);
+int cp_pidfd_send_signal(int pidfd, int signal_number);
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this process.
+int cp_set_child_subreaper(void);
+
+static const int CP_CLD_EXITED = CLD_EXITED;
+static const int CP_CLD_KILLED = CLD_KILLED;
+static const int CP_CLD_DUMPED = CLD_DUMPED;
 
 #endif

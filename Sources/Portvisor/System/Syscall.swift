@@ -50,6 +50,14 @@ public enum Syscall {
         try nonBlocking("write") { Glibc.write(fd, buffer, count) }
     }
 
+    /// A pipe, both ends close-on-exec; `nonBlocking` applies to both.
+    public static func pipe(nonBlocking: Bool = false) throws(SystemError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        let flags = O_CLOEXEC | (nonBlocking ? O_NONBLOCK : 0)
+        if cp_pipe2(&fds, Int32(flags)) != 0 { throw SystemError("pipe2", errno: cp_errno()) }
+        return (fds[0], fds[1])
+    }
+
     /// close(2). On Linux the descriptor is gone even when close reports EINTR, so never retry.
     public static func close(_ fd: Int32) {
         _ = Glibc.close(fd)

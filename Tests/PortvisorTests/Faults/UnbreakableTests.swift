@@ -399,7 +399,7 @@ import Testing
 /// Sends one UDP datagram with a forged source through a raw socket (needs CAP_NET_RAW).
 func sendForgedDatagram(from source: SocketAddress, to destination: SocketAddress, payload: [UInt8]) throws {
     guard case .v4(let src) = source.ip, case .v4(let dst) = destination.ip else { throw TestFailure("IPv4 only") }
-    let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue), Int32(IPPROTO_RAW))
+    let fd = socket(AF_INET, 3 /* SOCK_RAW */, Int32(IPPROTO_RAW))
     guard fd >= 0 else { throw TestFailure("raw socket: errno \(errno)") }
     defer { Glibc.close(fd) }
     var packet = [UInt8](repeating: 0, count: 28 + payload.count)
