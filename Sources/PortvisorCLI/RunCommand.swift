@@ -17,7 +17,7 @@ enum RunCommand {
         do {
             // Before any thread starts, so every thread inherits the mask; and before any
             // service runs, so running out of descriptors later cannot stop us stopping.
-            signals = try SignalReceiver([Signals.SIGINT, Signals.SIGTERM, Signals.SIGHUP, Signals.SIGUSR1, Signals.SIGUSR2])
+            signals = try SignalReceiver([Signals.SIGINT, Signals.SIGTERM, Signals.SIGHUP, Signals.SIGUSR1, Signals.SIGUSR2, Signals.SIGCHLD])
         } catch {
             logger.error("supervisor", event: "failed", "cannot set up signals: \(error)")
             return ExitCode.software
@@ -31,7 +31,7 @@ enum RunCommand {
         if let warning = watchdog.warning { logger.warning("supervisor", event: "watchdog", warning) }
         let systemd = SystemdHooks(notifier: SystemdNotifier(environment: environment), watchdogNanos: watchdog.nanos)
         do {
-            let supervisor = try Supervisor(config: config, logger: logger, activated: activated)
+            let supervisor = try Supervisor(config: config, logger: logger, activated: activated, ownsProcess: true)
             try supervisor.run(signals: signals, systemd: systemd, onReady: {
                 Output.out(startupTable(supervisor.snapshot(connections: false)))
             })

@@ -113,6 +113,9 @@ int cp_pidfd_send_signal(int pidfd, int signal_number);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this process.
 int cp_set_child_subreaper(void);
 
+/// TCP_INFO (tcpinfo.c): bytes received, and bytes sent and acknowledged by the peer.
+int cp_tcp_bytes(int fd, unsigned long long *received, unsigned long long *acked);
+
 static const int CP_CLD_EXITED = CLD_EXITED;
 static const int CP_CLD_KILLED = CLD_KILLED;
 static const int CP_CLD_DUMPED = CLD_DUMPED;

@@ -23,6 +23,8 @@ public struct ConfigValidator {
     static let restartKeys = ["initialDelay", "maxDelay", "resetAfter", "maxRestarts"]
 
     private(set) var issues: [ConfigIssue] = []
+    /// Not errors: things `check` points out (a user switch this process may not be allowed).
+    private(set) var warnings: [ConfigIssue] = []
 
     public init() {}
 
@@ -61,7 +63,9 @@ public struct ConfigValidator {
         checkCollisions(drafts, status: status ?? nil)
         sortIssuesByEntry()
         guard issues.isEmpty, let status else { return nil }
-        return PortvisorConfig(path: path, status: status, services: drafts.compactMap(\.config), drainTimeout: drain)
+        var config = PortvisorConfig(path: path, status: status, services: drafts.compactMap(\.config), drainTimeout: drain)
+        config.warnings = warnings
+        return config
     }
 
     // MARK: Status endpoint
@@ -413,6 +417,10 @@ public struct ConfigValidator {
 
     mutating func add(_ path: String, _ message: String) {
         issues.append(ConfigIssue(path, message))
+    }
+
+    mutating func warn(_ path: String, _ message: String) {
+        warnings.append(ConfigIssue(path, message))
     }
 }
 

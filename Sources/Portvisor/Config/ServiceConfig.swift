@@ -14,12 +14,19 @@ public struct PortvisorConfig: Sendable, Equatable {
     public var drainTimeout: Double
 
     public static let defaultDrainTimeout = 5.0
+    /// What validation pointed out without refusing the file (not part of equality).
+    public var warnings: [ConfigIssue] = []
 
     public init(path: String, status: StatusEndpointConfig?, services: [ServiceConfig], drainTimeout: Double = PortvisorConfig.defaultDrainTimeout) {
         self.path = path
         self.status = status
         self.services = services
         self.drainTimeout = drainTimeout
+    }
+
+    /// Equal settings (warnings aside).
+    public static func == (a: PortvisorConfig, b: PortvisorConfig) -> Bool {
+        a.path == b.path && a.status == b.status && a.services == b.services && a.drainTimeout == b.drainTimeout
     }
 
     /// The service named `name`, if declared.

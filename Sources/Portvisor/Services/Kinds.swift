@@ -10,6 +10,7 @@ enum Kinds {
         KindEntry(ChargenKind.self),
         KindEntry(TimeKind.self),
         KindEntry(QotdKind.self),
+        KindEntry(ExecKind.self),
     ]
 
     private static let byName: [KindName: KindEntry] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

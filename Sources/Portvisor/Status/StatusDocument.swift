@@ -58,6 +58,8 @@ public enum StatusDocument {
             out.raw(", "); out.key("since"); out.timestamp(connection.since, cache: &cache)
             out.raw(", "); out.key("bytesIn"); out.int(connection.bytesIn)
             out.raw(", "); out.key("bytesOut"); out.int(connection.bytesOut)
+            if let pid = connection.pid { out.raw(", "); out.key("pid"); out.int(Int(pid)) }
+            if let upstream = connection.upstream { out.raw(", "); out.key("upstream"); out.address(upstream) }
             out.raw(" }")
         }
         if !connections.isEmpty { out.raw("\n      ]") }

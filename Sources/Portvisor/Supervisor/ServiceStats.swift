@@ -99,6 +99,19 @@ public struct LiveConnection: Sendable, Equatable {
     public var since: WallTime
     public var bytesIn: Int
     public var bytesOut: Int
+    /// exec: the child serving it.
+    public var pid: Int32?
+    /// proxy: where it is forwarded.
+    public var upstream: SocketAddress?
+
+    public init(peer: SocketAddress, since: WallTime, bytesIn: Int, bytesOut: Int, pid: Int32? = nil, upstream: SocketAddress? = nil) {
+        self.peer = peer
+        self.since = since
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.pid = pid
+        self.upstream = upstream
+    }
 }
 
 /// Everything status reports about one service at one moment.

@@ -44,13 +44,21 @@ protocol ServiceRuntime: AnyObject {
     /// Live connections now.
     var liveCount: Int { get }
     func liveConnections() -> [LiveConnection]
-    /// Closes every connection now (the drain deadline, shutdown).
+    /// The drain deadline: closes every connection now (a program kind stops its children
+    /// instead, and the worker waits for them).
     func closeAll(reason: String)
+    /// The worker's loop has ended: release everything at once.
+    func shutdown()
+    /// Why the service cannot run at all (a user switch without the privilege), checked
+    /// before binding; nil when it can.
+    var unusable: String? { get }
 }
 
 extension ServiceRuntime {
     func datagramsReady(_ fd: Int32) {}
     func listenerChanged(_ event: ListenerEvent) {}
+    func shutdown() { closeAll(reason: "shutdown") }
+    var unusable: String? { nil }
 }
 
 final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
@@ -111,7 +119,14 @@ final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
     }
 
     private func run() {
-        listener.start()
+        if let reason = runtime.unusable {
+            stats.update { $0.state = .failed; $0.lastError = reason }
+            logger.error(name, event: "failed", "failed: \(reason)")
+            listener.stop()
+            reportBindAttempt()
+        } else {
+            listener.start()
+        }
         do {
             try loop.run(self)
         } catch {
@@ -119,7 +134,7 @@ final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
             stats.update { $0.state = .failed; $0.lastError = "event loop failed: \(error)" }
         }
         listener.stop()
-        runtime.closeAll(reason: "shutdown")
+        runtime.shutdown()
         reportBindAttempt()
         report(.exited(worker: id))
     }
@@ -238,7 +253,7 @@ final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
             logger.warning(name, event: "drain-timeout", "closing \(open) connection\(open == 1 ? "" : "s") still open after the drain")
         }
         runtime.closeAll(reason: "drain deadline")
-        loop.stop()
+        if runtime.liveCount == 0 { loop.stop() }  // else: when the last child has ended
     }
 
     /// After a connection closes: a draining worker ends once the last one is gone.

@@ -83,13 +83,18 @@ public final class Supervisor: Sendable {
 
     /// `activated`: sockets passed by systemd; a service takes the one named like it, the status
     /// endpoint the one named `status`; the rest are logged and closed once every service started.
-    public init(config: PortvisorConfig, logger: Logger, activated: ActivatedSockets = ActivatedSockets()) throws(SystemError) {
+    /// `ownsProcess`: this process is Portvisor's own (`portvisor run`), so every child it has
+    /// that no worker owns is a program's orphan, reaped and stopped with the rest; a program
+    /// embedding the library leaves its own children alone (only those carrying
+    /// PORTVISOR_SERVICE are treated as orphans).
+    public init(config: PortvisorConfig, logger: Logger, activated: ActivatedSockets = ActivatedSockets(),
+                ownsProcess: Bool = false) throws(SystemError) {
         self.logger = logger
         startedAt = Clock.wall()
         startedMonotonic = Clock.monotonic()
         directory = Locked(Directory(config: config))
         Syscall.ignoreSIGPIPE()
-        core = try SupervisorLoop(config: config, logger: logger, activated: activated, directory: directory)
+        core = try SupervisorLoop(config: config, logger: logger, activated: activated, directory: directory, ownsProcess: ownsProcess)
         core.supervisor = self
     }
 

@@ -29,6 +29,8 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
         case draining(deadline: MonotonicNanos)
         /// Every worker has ended; the status endpoint (which answered during the drain) ends last.
         case stoppingStatus
+        /// Descendants reparented to Portvisor got SIGTERM; SIGKILL at the deadline.
+        case stoppingOrphans(deadline: MonotonicNanos)
         case stopped
     }
 
@@ -37,11 +39,18 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
     static let phaseTimer = 0
     static let watchdogTimer = 1
     static let drainTimer = 2
+    static let orphanTimer = 3
+    /// How often orphans are looked for without a SIGCHLD (and while stopping them).
+    static let orphanScanNanos: MonotonicNanos = 1_000_000_000
+    /// How long reparented descendants get between SIGTERM and SIGKILL.
+    static let orphanStopNanos: MonotonicNanos = 5_000_000_000
     /// How long a reload waits for the old listeners to close.
     static let stopPhaseSeconds = 2.0
 
     let loop: EventLoop
     let mailbox: Mailbox<SupervisorMessage>
+    /// The process is Portvisor's own (`run`): every child no worker owns is an orphan.
+    private let ownsProcess: Bool
     private let logger: Logger
     private let directory: Locked<Directory>
     weak var supervisor: Supervisor?
@@ -69,6 +78,8 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
     private var watchdogRound = 0
     private var watchdogAnswered = true
     private var readyReported = false
+    /// Services whose orphans got SIGTERM, and when they get SIGKILL.
+    private var orphanKills: [(service: String, at: MonotonicNanos)] = []
     /// The caller waiting for the reload in progress.
     private var reloadReply: Reply<ReloadReport>?
 
@@ -79,7 +90,9 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
         var exited = false
     }
 
-    init(config: PortvisorConfig, logger: Logger, activated: ActivatedSockets, directory: Locked<Directory>) throws(SystemError) {
+    init(config: PortvisorConfig, logger: Logger, activated: ActivatedSockets, directory: Locked<Directory>,
+         ownsProcess: Bool) throws(SystemError) {
+        self.ownsProcess = ownsProcess
         self.config = config
         self.logger = logger
         self.activated = activated
@@ -95,6 +108,10 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
         self.systemd = systemd
         self.onReady = onReady
         if let signals { try loop.epoll.add(signals.fd, .readable, token: Self.signalToken) }
+        if !Spawner.becomeSubreaper() {
+            logger.warning("supervisor", event: "subreaper", "cannot become a child subreaper; descendants of programs that outlive their parent are not stopped")
+        }
+        loop.timers.schedule(Self.orphanTimer, at: loop.now + Self.orphanScanNanos)
         if let interval = systemd.watchdogNanos {
             logger.info("supervisor", event: "watchdog", "systemd watchdog every \(formatSeconds(Double(interval) / 1e9)); pinging at half that")
         }
@@ -159,6 +176,8 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
             // A worker that did not end within its drain and a margin: stop waiting for it.
             logger.warning("supervisor", event: "stop-forced", "a service thread did not end after its drain; exiting without it")
             stopStatusEndpoint()
+        case Self.orphanTimer:
+            orphanTick()
         default:
             break
         }
@@ -207,6 +226,8 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
             requestReload(nil, reply: nil)
         case Signals.SIGUSR1:
             for line in summaryLines() { logger.info("supervisor", event: "summary", line) }
+        case Signals.SIGCHLD:
+            Orphans.reap(everyChild: ownsProcess)
         default:
             logger.debug("supervisor", event: "signal", "\(SignalReceiver.name(signal)) ignored")
         }
@@ -280,6 +301,10 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
         handle.exited.store(true, ordering: .releasing)
         draining.removeAll { $0 === handle }
         publish()
+        // Descendants its programs left behind stop with it.
+        if Orphans.signal(service: handle.name, Signals.SIGTERM, everyChild: ownsProcess) > 0 {
+            orphanKills.append((handle.name, loop.now + Self.orphanStopNanos))
+        }
         if case .draining = lifecycle, handles.isEmpty { stopStatusEndpoint() }
     }
 
@@ -328,7 +353,7 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
 
     private func beginStop(drainSeconds: Double, reason: String?) {
         switch lifecycle {
-        case .draining, .stoppingStatus, .stopped: return
+        case .draining, .stoppingStatus, .stoppingOrphans, .stopped: return
         default: break
         }
         afterPhase = nil
@@ -348,11 +373,57 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
         if handles.isEmpty {
             stopStatusEndpoint()
         } else {
-            loop.timers.schedule(Self.drainTimer, at: loop.now + Clock.nanos(drainSeconds) + 5_000_000_000)
+            // The drain, the longest stopTimeout of a program kind (SIGTERM then SIGKILL), a margin.
+            let stopTimeouts = config.services.compactMap { ($0.options as? any ProgramKindOptions)?.program.stopTimeout }
+            loop.timers.schedule(Self.drainTimer, at: loop.now + Clock.nanos(drainSeconds + (stopTimeouts.max() ?? 0)) + 5_000_000_000)
         }
     }
 
+    /// Every thread has ended: stop what programs left behind, then end.
     private func finishStopping() {
+        switch lifecycle {
+        case .stopped, .stoppingOrphans: return
+        default: break
+        }
+        if Orphans.signal(service: nil, Signals.SIGTERM, everyChild: ownsProcess) > 0 {
+            logger.info("supervisor", event: "stopping-orphans", "stopping descendants of programs that outlived their parent")
+            lifecycle = .stoppingOrphans(deadline: loop.now + Self.orphanStopNanos)
+            loop.timers.schedule(Self.orphanTimer, at: loop.now + 20_000_000)
+            return
+        }
+        ended()
+    }
+
+    /// The orphan timer: reap; while stopping, SIGKILL at the deadline and end once none is left.
+    private func orphanTick() {
+        Orphans.reap(everyChild: ownsProcess)
+        let now = loop.now
+        if case .stoppingOrphans(let deadline) = lifecycle {
+            if Orphans.running(everyChild: ownsProcess).isEmpty {
+                ended()
+                return
+            }
+            if now >= deadline {
+                Orphans.signal(service: nil, Signals.SIGKILL, everyChild: ownsProcess)
+                usleepForReap()
+                Orphans.reap(everyChild: ownsProcess)
+                ended()
+                return
+            }
+            loop.timers.schedule(Self.orphanTimer, at: now + 20_000_000)
+            return
+        }
+        for kill in orphanKills where now >= kill.at { Orphans.signal(service: kill.service, Signals.SIGKILL, everyChild: ownsProcess) }
+        orphanKills.removeAll { now >= $0.at }
+        loop.timers.schedule(Self.orphanTimer, at: now + Self.orphanScanNanos)
+    }
+
+    /// After SIGKILL the kernel needs a moment before the processes can be reaped.
+    private func usleepForReap() {
+        Clock.sleep(until: Clock.monotonic() + 20_000_000)
+    }
+
+    private func ended() {
         if case .stopped = lifecycle { return }
         lifecycle = .stopped
         afterPhase = nil
@@ -377,7 +448,7 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
             }
             queuedReload = (next, reply)
             return
-        case .draining, .stoppingStatus, .stopped:
+        case .draining, .stoppingStatus, .stoppingOrphans, .stopped:
             reply?.fulfil(ReloadReport(plan: nil, errors: ["the supervisor is stopping"]))
             return
         }
@@ -502,7 +573,7 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
         guard let interval = systemd.watchdogNanos else { return }
         loop.timers.schedule(Self.watchdogTimer, at: loop.now + max(interval / 2, 1_000_000))
         switch lifecycle {
-        case .draining, .stoppingStatus:
+        case .draining, .stoppingStatus, .stoppingOrphans:
             systemd.notifier?.send(["WATCHDOG=1"])
             return
         default:

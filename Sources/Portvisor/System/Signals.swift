@@ -63,4 +63,5 @@ public enum Signals {
     public static let SIGKILL = Glibc.SIGKILL
     public static let SIGSTOP = Glibc.SIGSTOP
     public static let SIGCONT = Glibc.SIGCONT
+    public static let SIGCHLD = Glibc.SIGCHLD
 }

@@ -261,3 +261,13 @@ extension Socket {
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
     }
 }
+
+extension Socket {
+    /// The kernel's byte counts of a TCP socket (TCP_INFO): received, and sent and
+    /// acknowledged. nil when the socket is gone.
+    public static func kernelByteCounts(_ fd: Int32) -> (received: Int, sent: Int)? {
+        var received: UInt64 = 0, sent: UInt64 = 0
+        guard cp_tcp_bytes(fd, &received, &sent) == 0 else { return nil }
+        return (Int(clamping: received), Int(clamping: sent))
+    }
+}

@@ -1,0 +1,152 @@
+// What the program kinds (exec, daemon) share on a worker: the launcher (a spawn stack, the
+// program's resolved user and group, the child's environment) and the stderr log (lines split
+// at 4 KiB, at most 100 lines a second per service, the rest counted).
+import Synchronization
+
+/// The user and group a program runs as, resolved once per profile.
+struct ResolvedIdentity: Equatable {
+    var uid: UInt32?
+    var gid: UInt32?
+    var groups: [UInt32]?
+
+    /// Why a program cannot run as configured.
+    struct Unusable: Error, Equatable { let reason: String }
+
+    /// `options`' user and group, or why the service cannot run.
+    static func resolve(_ options: ProgramOptions) -> Result<ResolvedIdentity, Unusable> {
+        guard options.user != nil || options.group != nil else { return .success(ResolvedIdentity()) }
+        guard Identity.maySwitchUser() else {
+            return .failure(Unusable(reason: "user/group need root or CAP_SETUID and CAP_SETGID, which this process lacks"))
+        }
+        var identity = ResolvedIdentity()
+        if let name = options.user {
+            guard let user = Identity.user(name) else { return .failure(Unusable(reason: "unknown user \"\(name)\"")) }
+            identity.uid = user.uid
+            identity.gid = user.gid
+            identity.groups = user.groups
+        }
+        if let name = options.group {
+            guard let gid = Identity.group(name) else { return .failure(Unusable(reason: "unknown group \"\(name)\"")) }
+            identity.gid = gid
+            if identity.groups == nil { identity.groups = [gid] }
+        }
+        return .success(identity)
+    }
+}
+
+/// Starts a service's children. Loop-thread only.
+final class ProgramLauncher {
+    private let stack: UnsafeMutableRawPointer
+
+    init() { stack = .allocate(byteCount: Spawner.stackSize, alignment: 16) }
+    deinit { stack.deallocate() }
+
+    /// Starts `options.command` with `descriptors` as 0, 1, 2, … and the exact environment.
+    func spawn(_ options: ProgramOptions, identity: ResolvedIdentity, service: String, variables: [(String, String)],
+               descriptors: [(fd: Int32, blocking: Bool)], listenPID: Bool = false) throws(SpawnError) -> SpawnedChild {
+        guard let program = options.command.first else { throw SpawnError(step: "command", errno: Errno.ENOENT) }
+        var request = SpawnRequest(path: program, arguments: options.command,
+                                   environment: options.childEnvironment(service: service, variables: variables), descriptors: descriptors)
+        request.listenPID = listenPID
+        request.directory = options.workingDirectory
+        request.user = identity.uid
+        request.group = identity.gid
+        request.groups = identity.groups
+        return try Spawner.spawn(request, stack: stack)
+    }
+
+    /// The descriptor a child's stderr gets for `mode`, and the read end to watch for `log`.
+    static func stderrPipe(_ mode: StderrMode) throws(SystemError) -> (child: Int32, read: Int32?) {
+        switch mode {
+        case .inherit: return (2, nil)
+        case .null: return (-1, nil)
+        case .log:
+            let pipe = try Syscall.pipe()
+            Socket.setNonBlocking(pipe.read, true)
+            return (pipe.write, pipe.read)
+        }
+    }
+}
+
+/// A child's stderr as lines. Loop-thread only.
+struct StderrLines {
+    static let maxLineBytes = 4096
+    private var partial: [UInt8] = []
+
+    /// Adds bytes; `emit` gets every complete line (a line over 4 KiB comes out in parts).
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, emit: (String) -> Void) {
+        for byte in bytes {
+            if byte == 0x0A {
+                if partial.last == 0x0D { partial.removeLast() }
+                emit(String(decoding: partial, as: UTF8.self))
+                partial.removeAll(keepingCapacity: true)
+            } else {
+                partial.append(byte)
+                if partial.count == Self.maxLineBytes {
+                    emit(String(decoding: partial, as: UTF8.self))
+                    partial.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+    }
+
+    /// The last line without its newline, at end of file.
+    mutating func flush(emit: (String) -> Void) {
+        if !partial.isEmpty { emit(String(decoding: partial, as: UTF8.self)) }
+        partial = []
+    }
+}
+
+/// At most `perSecond` lines a second for a service (a token bucket of one second).
+struct LineBudget {
+    let perSecond: Double
+    private var tokens: Double
+    private var at: MonotonicNanos?
+
+    init(perSecond: Double = 100) {
+        self.perSecond = perSecond
+        tokens = perSecond
+    }
+
+    mutating func take(now: MonotonicNanos) -> Bool {
+        if let at { tokens = min(perSecond, tokens + Double(max(0, now - at)) / 1e9 * perSecond) }
+        at = now
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+}
+
+/// Reads what a child wrote to its stderr pipe and logs it as `info NAME: [PID] LINE`.
+/// Returns false at end of file (the pipe is then closed).
+func drainStderr(_ fd: Int32, pid: Int32, lines: inout StderrLines, budget: inout LineBudget, context: EngineContext,
+                 stats: ProcessStats?, final: Bool = false) -> Bool {
+    var open = true
+    for _ in 0..<16 {
+        let result: IOResult
+        do {
+            result = try Syscall.read(fd, context.readBuffer, EngineContext.readBufferSize)
+        } catch {
+            open = false
+            break
+        }
+        guard case .done(let count) = result else { break }
+        if count == 0 {
+            open = false
+            break
+        }
+        lines.feed(UnsafeRawBufferPointer(start: context.readBuffer, count: count)) { line in
+            logLine(line, pid: pid, budget: &budget, context: context, stats: stats)
+        }
+    }
+    if !open || final { lines.flush { logLine($0, pid: pid, budget: &budget, context: context, stats: stats) } }
+    return open
+}
+
+private func logLine(_ line: String, pid: Int32, budget: inout LineBudget, context: EngineContext, stats: ProcessStats?) {
+    if budget.take(now: context.loop.now) {
+        context.logger.info(context.name, event: "stderr", "[\(pid)] \(line)", fields: [JSONMember("pid", .int(Int(pid)))])
+    } else {
+        stats?.logLinesDropped.wrappingAdd(1, ordering: .relaxed)
+    }
+}
