@@ -20,6 +20,9 @@ public final class EventLoop {
     /// full, more descriptors may be ready, and after a stall (SIGSTOP, a frozen VM) every byte
     /// that arrived meanwhile is read before any deadline judges a connection idle.
     static let maxBatchesBeforeTimers = 64
+    /// A turn of the loop that takes longer than this, or an epoll_wait that returns this much
+    /// later than asked, means the whole process was stalled (SIGSTOP, a frozen VM, swapping).
+    static let stallThreshold: MonotonicNanos = 250_000_000
 
     public let epoll: Epoll
     /// Shared with other threads so they can wake this loop.
@@ -29,6 +32,8 @@ public final class EventLoop {
     /// the hot path reads it without a runtime exclusivity check.
     private let clock: UnsafeMutablePointer<MonotonicNanos>
     private let flags: UnsafeMutablePointer<Bool>
+    /// When the last stall ended (see `lastStall`).
+    private let stall: UnsafeMutablePointer<MonotonicNanos>
 
     public init() throws(SystemError) {
         epoll = try Epoll()
@@ -37,15 +42,23 @@ public final class EventLoop {
         clock.initialize(to: Clock.monotonic())
         flags = .allocate(capacity: 1)
         flags.initialize(to: true)
+        stall = .allocate(capacity: 1)
+        stall.initialize(to: .min / 2)
         try epoll.add(waker.fd, .readable, token: Self.wakeupToken)
     }
 
     deinit {
         clock.deallocate()
         flags.deallocate()
+        stall.deallocate()
     }
 
     @inline(__always) public var now: MonotonicNanos { clock.pointee }
+
+    /// When the last stall of the whole process ended. Nobody was heard from while it lasted,
+    /// so deadlines that judge a peer's silence (idle, a stalled write) count from here at the
+    /// earliest: what the peer sent meanwhile may have been read with a clock from before.
+    @inline(__always) public var lastStall: MonotonicNanos { stall.pointee }
 
     /// Makes `run` return after the current iteration.
     public func stop() { flags.pointee = false }
@@ -60,8 +73,12 @@ public final class EventLoop {
             var timeout = timeoutMillis()
             var batches = 0
             while true {
+                let asleep = Clock.monotonic()
                 let count = try epoll.wait(timeoutMillis: timeout)
                 clock.pointee = Clock.monotonic()
+                if timeout >= 0 && clock.pointee - asleep > MonotonicNanos(timeout) * 1_000_000 + Self.stallThreshold {
+                    stall.pointee = clock.pointee  // woke far later than asked: the process was stopped
+                }
                 for index in 0..<count {
                     let token = epoll.token(at: index)
                     if token == Self.wakeupToken {
@@ -74,6 +91,13 @@ public final class EventLoop {
                 batches += 1
                 guard count == epoll.capacity, batches < Self.maxBatchesBeforeTimers, flags.pointee else { break }
                 timeout = 0
+            }
+            // A turn that took far too long was stalled: deadlines must not judge by the time it
+            // started, nor by timestamps taken during it.
+            let after = Clock.monotonic()
+            if after - clock.pointee > Self.stallThreshold {
+                stall.pointee = after
+                clock.pointee = after
             }
             let now = clock.pointee
             due.removeAll(keepingCapacity: true)

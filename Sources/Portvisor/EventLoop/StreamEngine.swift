@@ -467,10 +467,11 @@ final class StreamEngine<Service: StreamService> {
         let profile = profile(of: c)
         if c.pointee.mode == .lingering { return c.pointee.writeStalledSince + Self.lingerNanos }
         var deadline = MonotonicNanos.max
-        if Connection.idleTimeoutApplies { deadline = c.pointee.lastActivity + profile.idleNanos }
+        let stall = loop.lastStall
+        if Connection.idleTimeoutApplies { deadline = max(c.pointee.lastActivity, stall) + profile.idleNanos }
         if let own = c.pointee.state.deadline(openedAt: c.pointee.openedAt) { deadline = min(deadline, own) }
         if c.pointee.output != nil || c.pointee.mode == .generating || c.pointee.mode == .generatingOnly {
-            deadline = min(deadline, c.pointee.writeStalledSince + profile.writeNanos)
+            deadline = min(deadline, max(c.pointee.writeStalledSince, stall) + profile.writeNanos)
         }
         return deadline
     }
@@ -508,8 +509,9 @@ final class StreamEngine<Service: StreamService> {
             if now >= c.pointee.writeStalledSince + Self.lingerNanos { close(index, reason: "answered") } else { armTimer(c, index) }
             return
         }
+        let stall = loop.lastStall
         let writing = c.pointee.output != nil || c.pointee.mode == .generating || c.pointee.mode == .generatingOnly
-        if writing && now >= c.pointee.writeStalledSince + profile.writeNanos {
+        if writing && now >= max(c.pointee.writeStalledSince, stall) + profile.writeNanos {
             let before = c.pointee.bytesOut
             if c.pointee.output != nil { guard flush(c, index) else { return } } else { guard generate(c, index) else { return } }
             if c.pointee.bytesOut == before {
@@ -518,9 +520,15 @@ final class StreamEngine<Service: StreamService> {
                 return
             }
         } else if let own = c.pointee.state.deadline(openedAt: c.pointee.openedAt), now >= own {
-            apply(c.pointee.state.deadlinePassed(now: now), to: c, index, inputCount: 0)
+            // The kind's own deadline is total, but what already arrived is read first (an
+            // acknowledgement that came during a stall counts).
+            if c.pointee.mode == .reading { readInput(c, index) }
             if c.pointee.fd < 0 { return }
-        } else if Connection.idleTimeoutApplies && now >= c.pointee.lastActivity + profile.idleNanos {
+            if let still = c.pointee.state.deadline(openedAt: c.pointee.openedAt), now >= still {
+                apply(c.pointee.state.deadlinePassed(now: now), to: c, index, inputCount: 0)
+            }
+            if c.pointee.fd < 0 { return }
+        } else if Connection.idleTimeoutApplies && now >= max(c.pointee.lastActivity, stall) + profile.idleNanos {
             if c.pointee.mode == .reading || c.pointee.mode == .generating {
                 let before = c.pointee.bytesIn
                 readInput(c, index)

@@ -62,7 +62,7 @@ import Testing
         #expect(result.code == 78)
         #expect(result.out == "")
         #expect(result.err.split(separator: "\n").map(String.init) == [
-            #"\#(path): services[0].kind: unknown kind "ecko" (did you mean "echo"?); known kinds: daytime, echo, sentence, discard, chargen, time, qotd"#,
+            #"\#(path): services[0].kind: unknown kind "ecko" (did you mean "echo"?); known kinds: \#(KindRegistry.names.joined(separator: ", "))"#,
             "\(path): services[0].port: 70000 is outside 0...65535",
             #"\#(path): services[1]: unknown key "prot" (did you mean "port"?)"#,
             #"\#(path): services[1]: missing required key "port""#,

@@ -278,7 +278,7 @@ import Testing
     /// every 0.3 s; after SIGCONT every client is still served: what arrived during the stall is
     /// read before anyone is judged idle.
     @Test func sigstopAndSigcontCutNoClientThatKeptSending() throws {
-        let run = try RunningPortvisor([#"{ "name": "e", "kind": "echo", "port": 0, "idleTimeout": 2 }"#])
+        let run = try RunningPortvisor([#"{ "name": "e", "kind": "echo", "port": 0, "idleTimeout": 2 }"#], arguments: ["--log-level", "debug"])
         let port = try run.port("e")
         let clients = try (0..<8).map { _ in try TestClient(port: port) }
         var sent = [Int](repeating: 0, count: clients.count)
@@ -298,7 +298,12 @@ import Testing
         run.process.signal(SIGCONT)
         for _ in 0..<3 {
             usleep(300_000)
-            try sendRound()
+            do { try sendRound() } catch {
+                _ = run.process.pump(timeout: 0.5)
+                let state = (try? String(contentsOfFile: "/proc/\(run.process.pid)/stat", encoding: .utf8)) ?? "gone"
+                Issue.record("\(error); the supervisor (\(state)) logged:\n\(run.process.stderrText)")
+                return
+            }
         }
         var served = 0
         for (i, client) in clients.enumerated() {
