@@ -18,7 +18,11 @@ enum StatusCommand {
         do {
             reply = try HTTPClient.get("/status", from: address)
         } catch {
-            Output.err("portvisor status: cannot reach the status endpoint at \(address): \(error)")
+            if case .malformed = error {
+                Output.err("portvisor status: what \(address) sent is \(error)")
+            } else {
+                Output.err("portvisor status: cannot reach the status endpoint at \(address): \(error)")
+            }
             return ExitCode.unavailable
         }
         guard reply.status == 200, let document = try? JSONParser.parse(reply.body), case .array(let services)? = document["services"] else {
