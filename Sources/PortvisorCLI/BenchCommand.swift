@@ -16,10 +16,10 @@ enum BenchCommand {
             result = try BenchRunner.run(options, watchdog: true)
         } catch {
             if case .usage(let message) = error { return usage(message) }
-            Output.err("portvisor bench: \(error.message)")
+            Diagnostics.error("portvisor bench: \(error.message)")
             return error.exitCode
         }
-        for note in result.notes { Output.err("portvisor bench: note: \(note)") }
+        for note in result.notes { Diagnostics.error("portvisor bench: note: \(note)") }
         Output.out(parsed.has("--json") ? JSONWriter.compact(result.json()) : result.table())
         return result.exitCode
     }
@@ -97,8 +97,8 @@ enum BenchCommand {
 
     /// Prints a usage mistake with the usage line; returns 64.
     private static func usage(_ message: String) -> Int32 {
-        Output.err("portvisor bench: \(message)")
-        Output.err("usage: \(CommandLineSpec.command(named: "bench")!.usage)")
+        Diagnostics.error("portvisor bench: \(message)")
+        Diagnostics.error("usage: \(CommandLineSpec.command(named: "bench")!.usage)")
         return ExitCode.usage
     }
 }

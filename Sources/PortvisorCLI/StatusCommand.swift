@@ -5,8 +5,8 @@ import Portvisor
 enum StatusCommand {
     static func run(_ parsed: ParsedArguments) -> Int32 {
         if parsed.value("--status") != nil && parsed.value("--config") != nil {
-            Output.err("portvisor status: give --config or --status, not both")
-            Output.err("usage: \(CommandLineSpec.command(named: "status")!.usage)")
+            Diagnostics.error("portvisor status: give --config or --status, not both")
+            Diagnostics.error("usage: \(CommandLineSpec.command(named: "status")!.usage)")
             return ExitCode.usage
         }
         let address: SocketAddress
@@ -19,17 +19,19 @@ enum StatusCommand {
             reply = try HTTPClient.get("/status", from: address)
         } catch {
             if case .malformed = error {
-                Output.err("portvisor status: what \(address) sent is \(error)")
+                Diagnostics.error("portvisor status: what \(address) sent is \(error)")
             } else {
-                Output.err("portvisor status: cannot reach the status endpoint at \(address): \(error)")
+                Diagnostics.error("portvisor status: cannot reach the status endpoint at \(address): \(error)")
             }
             return ExitCode.unavailable
         }
         guard reply.status == 200, let document = try? JSONParser.parse(reply.body), case .array(let services)? = document["services"] else {
-            Output.err("portvisor status: \(address) did not answer with a status document (HTTP \(reply.status))")
+            Diagnostics.error("portvisor status: \(address) did not answer with a status document (HTTP \(reply.status))")
             return ExitCode.unavailable
         }
-        Output.out(parsed.has("--json") ? reply.bodyText.trimmingWhitespace() : table(document, services: services))
+        // --json prints the document as parsed, written again by the JSON writer: the same keys,
+        // values and order, with nothing unprintable left raw (the peer's bytes are not copied).
+        Output.out(parsed.has("--json") ? JSONWriter.pretty(document) : table(document, services: services))
         let allRunning = services.allSatisfy { service in
             service["enabled"] == .bool(false) || service["state"] == .string("running")
         }
@@ -43,7 +45,7 @@ enum StatusCommand {
     static func endpoint(_ parsed: ParsedArguments, command: String) -> Result<SocketAddress, Exit> {
         if let text = parsed.value("--status") {
             guard let address = SocketAddress(parsing: text) else {
-                Output.err("portvisor \(command): --status: \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:20080 or [::1]:20080)")
+                Diagnostics.error("portvisor \(command): --status: \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:20080 or [::1]:20080)")
                 return .failure(Exit(code: ExitCode.usage))
             }
             return .success(address)
@@ -54,11 +56,11 @@ enum StatusCommand {
         case .failure(let error): return .failure(Exit(code: error.exitCode))
         }
         guard let status = config.status else {
-            Output.err("portvisor \(command): the status endpoint is off in \(config.path) (\"status\": false)")
+            Diagnostics.error("portvisor \(command): the status endpoint is off in \(config.path) (\"status\": false)")
             return .failure(Exit(code: ExitCode.unavailable))
         }
         guard status.port != 0 else {
-            Output.err("portvisor \(command): the status endpoint in \(config.path) has port 0 (the kernel picks it); pass --status HOST:PORT from the log")
+            Diagnostics.error("portvisor \(command): the status endpoint in \(config.path) has port 0 (the kernel picks it); pass --status HOST:PORT from the log")
             return .failure(Exit(code: ExitCode.unavailable))
         }
         return .success(SocketAddress(ip: loopbackIfWildcard(status.address), port: UInt16(status.port)))
@@ -69,7 +71,8 @@ enum StatusCommand {
         return ip.isIPv4 ? .loopbackV4 : .loopbackV6
     }
 
-    /// The human view of a status document. Unknown keys are ignored.
+    /// The human view of a status document. Unknown keys are ignored; every value is text from
+    /// the endpoint, escaped (TextTable's cells, and the heading) before it reaches the terminal.
     static func table(_ document: JSONValue, services: [JSONValue]) -> String {
         func text(_ value: JSONValue?) -> String {
             switch value {
@@ -81,7 +84,7 @@ enum StatusCommand {
         }
         var lines: [String] = []
         if let supervisor = document["supervisor"] {
-            lines.append("portvisor \(text(supervisor["version"])), pid \(text(supervisor["pid"])), up \(text(supervisor["uptimeSeconds"])) s, config \(text(supervisor["config"]))")
+            lines.append(TextSanitizer.escaped("portvisor \(text(supervisor["version"])), pid \(text(supervisor["pid"])), up \(text(supervisor["uptimeSeconds"])) s, config \(text(supervisor["config"]))"))
             lines.append("")
         }
         var table = TextTable(["SERVICE", "STATE", "ADDRESS", "RANGE", "LIVE", "TOTAL", "REJECTED", "REFUSED", "RESTARTS", "LAST ERROR"])
