@@ -48,30 +48,44 @@ enum ConnectCommand {
         case .success(let loaded): config = loaded
         case .failure(let error): return .failure(.init(code: error.exitCode))
         }
-        guard let service = config.service(named: target) else {
-            let names = config.services.map(\.name).joined(separator: ", ")
-            let hint = Suggestion.closest(to: target, in: config.services.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
-            Diagnostics.error("portvisor \(command): no service named \"\(target)\" in \(config.path)\(hint); declared: \(names)")
-            return .failure(.init(code: ExitCode.usage))
-        }
+        return lookup(target, in: config, command: command)
+            .flatMap { address(of: $0, in: config, timeout: timeout, command: command) }
+            .map { (target, $0) }
+    }
+
+    /// The service named `name` in `config`; when there is none, prints so with the names
+    /// declared (exit 64).
+    static func lookup(_ name: String, in config: PortvisorConfig, command: String) -> Result<ServiceConfig, StatusCommand.Exit> {
+        if let service = config.service(named: name) { return .success(service) }
+        let names = config.services.map(\.name).joined(separator: ", ")
+        let hint = Suggestion.closest(to: name, in: config.services.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
+        Diagnostics.error("portvisor \(command): no service named \"\(name)\" in \(config.path)\(hint); declared: \(names)")
+        return .failure(.init(code: ExitCode.usage))
+    }
+
+    /// Where `service` listens: its address (a wildcard host means loopback), or for port 0
+    /// the bound port its status endpoint reports. Prints why when it cannot be found (exit 69).
+    static func address(of service: ServiceConfig, in config: PortvisorConfig, timeout: Double,
+                        command: String) -> Result<SocketAddress, StatusCommand.Exit> {
+        let name = service.name
         let ip = StatusCommand.loopbackIfWildcard(service.address)
-        if service.port != 0 { return .success((target, SocketAddress(ip: ip, port: UInt16(service.port)))) }
+        if service.port != 0 { return .success(SocketAddress(ip: ip, port: UInt16(service.port))) }
         // Port 0: the kernel chose; the status endpoint knows which.
         guard let status = config.status, status.port != 0 else {
-            Diagnostics.error("portvisor \(command): \(target) is declared on port 0 and the status endpoint is off, so its port cannot be found; use HOST:PORT from the log")
+            Diagnostics.error("portvisor \(command): \(name) is declared on port 0 and the status endpoint is off, so its port cannot be found; use HOST:PORT from the log")
             return .failure(.init(code: ExitCode.unavailable))
         }
         let endpoint = SocketAddress(ip: StatusCommand.loopbackIfWildcard(status.address), port: UInt16(status.port))
         do {
             let reply = try HTTPClient.get("/status", from: endpoint, timeout: timeout)
             if case .array(let services)? = try? JSONParser.parse(reply.body)["services"],
-               let entry = services.first(where: { $0["name"] == .string(target) }),
+               let entry = services.first(where: { $0["name"] == .string(name) }),
                case .number(let port)? = entry["port"], let bound = port.integer, bound > 0, bound <= 65535 {
-                return .success((target, SocketAddress(ip: ip, port: UInt16(bound))))
+                return .success(SocketAddress(ip: ip, port: UInt16(bound)))
             }
-            Diagnostics.error("portvisor \(command): the status endpoint at \(endpoint) does not list a bound port for \(target)")
+            Diagnostics.error("portvisor \(command): the status endpoint at \(endpoint) does not list a bound port for \(name)")
         } catch {
-            Diagnostics.error("portvisor \(command): \(target) is declared on port 0; asking the status endpoint at \(endpoint) for its port failed: \(error)")
+            Diagnostics.error("portvisor \(command): \(name) is declared on port 0; asking the status endpoint at \(endpoint) for its port failed: \(error)")
         }
         return .failure(.init(code: ExitCode.unavailable))
     }
