@@ -87,17 +87,27 @@ enum StatusCommand {
             lines.append(TextSanitizer.escaped("portvisor \(text(supervisor["version"])), pid \(text(supervisor["pid"])), up \(text(supervisor["uptimeSeconds"])) s, config \(text(supervisor["config"]))"))
             lines.append("")
         }
-        var table = TextTable(["SERVICE", "STATE", "ADDRESS", "RANGE", "LIVE", "TOTAL", "REJECTED", "REFUSED", "RESTARTS", "LAST ERROR"])
+        var table = TextTable(["SERVICE", "STATE", "ADDRESS", "RANGE", "LIVE", "TOTAL", "REJECTED", "REFUSED", "DATAGRAMS",
+                               "RESTARTS", "LAST ERROR"])
         var live = TextTable(["SERVICE", "PEER", "SINCE", "IN", "OUT"])
         var liveCount = 0
         for service in services {
             let name = text(service["name"])
+            let udp = service["protocol"] == .string("udp") || (service["protocol"] == nil && service["datagrams"] != nil)
+            var port = text(service["port"])
+            if case .number(let number)? = service["port"], let bound = number.integer, (0...65535).contains(bound) {
+                port = String(bound)
+            }
+            let host = text(service["host"])
+            let address = (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") + (udp ? "/udp" : "")
+            // A UDP service has no connections: its counts are datagrams (in, out, dropped).
             let connections = service["connections"]
-            let transport = TransportProtocol(rawValue: text(service["protocol"])) ?? .tcp
-            table.add([name, text(service["state"]), Address.display(host: text(service["host"]), port: Int(text(service["port"])) ?? 0, transport: transport),
-                       text(service["range"]), text(connections?["live"]), text(connections?["total"]), text(connections?["rejected"]),
-                       text(connections?["refused"]),
-                       text(service["restarts"]), text(service["lastError"])])
+            let counts = udp ? ["-", "-", "-", "-"]
+                : [text(connections?["live"]), text(connections?["total"]), text(connections?["rejected"]), text(connections?["refused"])]
+            let datagrams = service["datagrams"]
+            let datagramText = udp ? "in \(text(datagrams?["in"])), out \(text(datagrams?["out"])), dropped \(text(datagrams?["dropped"]))" : "-"
+            table.add([name, text(service["state"]), address, text(service["range"])] + counts
+                      + [datagramText, text(service["restarts"]), text(service["lastError"])])
             if case .array(let entries)? = service["live"] {
                 for entry in entries {
                     live.add([name, text(entry["peer"]), text(entry["since"]), "\(text(entry["bytesIn"])) B", "\(text(entry["bytesOut"])) B"])
