@@ -55,13 +55,16 @@ public enum PortvisorCLI {
     }
 
     /// Loads the config named by `--config` / `$PORTVISOR_CONFIG` / `./services.json`,
-    /// printing its problems to stderr on failure.
+    /// printing its problems to stderr on failure (a missing file with a hint on where the
+    /// path comes from, on the same line).
     static func loadConfig(_ parsed: ParsedArguments) -> Result<PortvisorConfig, ConfigError> {
         let path = ConfigLoader.resolvePath(option: parsed.value("--config"))
         do {
             return .success(try ConfigLoader.load(path: path))
         } catch {
-            for line in error.lines { Diagnostics.error(line) }
+            var lines = error.lines
+            if let hint = error.hint, let last = lines.popLast() { lines.append("\(last) (\(hint))") }
+            for line in lines { Diagnostics.error(line) }
             return .failure(error)
         }
     }
