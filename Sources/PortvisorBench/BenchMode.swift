@@ -33,6 +33,48 @@ public enum BenchMode: String, Sendable, CaseIterable {
 
     public var defaultConnections: Int { self == .idle ? 100 : 1 }
 
+    /// The built-in kinds that speak this mode's protocol: an echo for rr, stream and idle; a
+    /// server that sends one line and closes for connect; a sentence service for sentence.
+    public var kinds: [String] {
+        switch self {
+        case .rr, .stream, .idle: return ["echo"]
+        case .connect: return ["daytime", "qotd"]
+        case .sentence: return ["sentence"]
+        }
+    }
+
+    /// The mode that measures a built-in `kind`, if one does.
+    public static func suited(to kind: String) -> BenchMode? {
+        switch kind {
+        case "echo": return .rr
+        case "daytime", "qotd": return .connect
+        case "sentence": return .sentence
+        default: return nil
+        }
+    }
+
+    /// What this mode needs of the server, for the line that refuses another kind.
+    var needs: String {
+        switch self {
+        case .rr, .stream, .idle: return "an echo service"
+        case .connect: return "a service that sends one line and closes (daytime or qotd)"
+        case .sentence: return "a sentence service"
+        }
+    }
+
+    /// Why this mode cannot measure `service`, or nil when it can: bench speaks TCP only, and
+    /// a built-in kind must speak the mode's protocol (a mode run against the wrong kind only
+    /// reports errors). A kind bench does not know is let through.
+    public func refusal(of service: BenchService) -> String? {
+        if service.isUDP { return "\(service.name) is a UDP service; bench measures TCP" }
+        guard Self.builtInKinds.contains(service.kind), !kinds.contains(service.kind) else { return nil }
+        let suggestion = Self.suited(to: service.kind).map { " (bench \($0.rawValue) measures it)" } ?? ""
+        return "\(rawValue) needs \(needs); \(service.name) is of kind \(service.kind)\(suggestion)"
+    }
+
+    /// The kinds whose answers are fixed by their protocol, all of which bench can judge.
+    static let builtInKinds: Set<String> = ["daytime", "echo", "sentence", "discard", "chargen", "time", "qotd"]
+
     /// Seconds of unmeasured load before the measured window: 1 for rr and stream, else 0.
     public var defaultWarmup: Double { self == .rr || self == .stream ? 1 : 0 }
 

@@ -1,6 +1,22 @@
 // A bench run's settings: target, mode, sizes and times, with the hard caps every run stays under.
 import Portvisor
 
+/// The target as the config declares it, when bench was given `--service`: its kind is checked
+/// before the run, and its `maxConnections` explains connections refused during it.
+public struct BenchService: Sendable, Equatable {
+    public var name: String
+    public var kind: String
+    public var isUDP: Bool
+    public var maxConnections: Int
+
+    public init(name: String, kind: String, isUDP: Bool = false, maxConnections: Int) {
+        self.name = name
+        self.kind = kind
+        self.isUDP = isUDP
+        self.maxConnections = maxConnections
+    }
+}
+
 /// Everything a bench run needs; `check()` enforces the caps. Built by `portvisor bench` or a test.
 public struct BenchOptions: Sendable {
     public static let durationRange = 0.1...600.0
@@ -37,6 +53,8 @@ public struct BenchOptions: Sendable {
     public var ack: [UInt8]
     /// idle: the server whose resident memory is read before and during the hold.
     public var serverPID: Int32?
+    /// The config's service at `address`, when the target was named with `--service`.
+    public var service: BenchService?
 
     public init(mode: BenchMode, address: SocketAddress) {
         self.mode = mode
@@ -49,6 +67,7 @@ public struct BenchOptions: Sendable {
         timeout = 5
         ack = Array("ACK\r\n".utf8)
         serverPID = nil
+        service = nil
     }
 
     /// Throws the first setting outside its cap, naming the option.
@@ -66,6 +85,7 @@ public struct BenchOptions: Sendable {
             throw UsageError("--ack: the acknowledgement must be 1...\(Self.maxAckBytes) bytes")
         }
         if address.port == 0 { throw UsageError("the target port must not be 0") }
+        if let service, let refusal = mode.refusal(of: service) { throw UsageError(refusal) }
     }
 
     /// `--ack` text with the escapes \r, \n, \t and \\ turned into bytes.

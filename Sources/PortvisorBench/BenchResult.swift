@@ -1,5 +1,5 @@
 // What a bench run measured, and its two renderings: the table for people and the JSON object
-// for scripts, with the same numbers. Also the exit status the run deserves.
+// for scripts, with the same numbers. The exit status it deserves is in BenchVerdict.swift.
 import Portvisor
 
 /// The outcome of one `BenchRunner.run`.
@@ -41,9 +41,6 @@ public struct BenchResult: Sendable {
         guard let before = serverRSSBeforeKiB, let held = serverRSSHeldKiB, counters.verified > 0 else { return nil }
         return Double(held - before) / Double(counters.verified)
     }
-
-    /// 0 for a clean run, 1 when any reply failed verification.
-    public var exitCode: Int32 { counters.verificationFailures > 0 ? 1 : ExitCode.ok }
 
     /// rr, connect and sentence measure latencies; shown once there is at least one.
     var hasLatencies: Bool {
@@ -152,6 +149,7 @@ extension BenchResult {
             JSONMember("client_cores", .double(Self.round2(clientCores))),
             JSONMember("wall_seconds", .double(Self.round2(wallSeconds))),
             JSONMember("exit", .int(Int(exitCode))),
+            JSONMember("failure", .optionalString(failure)),
         ]
         return .object(members)
     }
@@ -169,7 +167,7 @@ extension BenchResult {
 extension String {
     /// `value` with exactly `digits` (1 or more) decimals: "52.1", "0.99".
     init(fixed value: Double, digits: Int) {
-        guard value.isFinite else { self = "-"; return }
+        guard value.isFinite, abs(value) < 1e15 else { self = value.isFinite ? "\(value)" : "-"; return }
         var scale = 1
         for _ in 0..<digits { scale *= 10 }
         let scaled = Int((abs(value) * Double(scale)).rounded())

@@ -1,6 +1,7 @@
 // `portvisor bench MODE`: turns the options into BenchOptions, resolves the target (an address,
 // or a service of the config), runs the load and prints the table or the JSON object.
-// Exit 0 clean, 1 verification failed, 64 usage, 69 target unreachable, 70 internal error.
+// Exit 0 clean, 1 verification failed, 2 connections failed or nothing measured (with one line
+// on stderr saying why), 64 usage, 69 target unreachable, 70 internal error.
 import Portvisor
 import PortvisorBench
 
@@ -16,11 +17,12 @@ enum BenchCommand {
             result = try BenchRunner.run(options, watchdog: true)
         } catch {
             if case .usage(let message) = error { return usage(message) }
-            Output.err("portvisor bench: \(error.message)")
+            Diagnostics.error("portvisor bench: \(error.message)")
             return error.exitCode
         }
-        for note in result.notes { Output.err("portvisor bench: note: \(note)") }
+        for note in result.notes { Diagnostics.error("portvisor bench: note: \(note)") }
         Output.out(parsed.has("--json") ? JSONWriter.compact(result.json()) : result.table())
+        if let failure = result.failure { Diagnostics.error("portvisor bench: \(failure)") }
         return result.exitCode
     }
 
@@ -32,7 +34,9 @@ enum BenchCommand {
             return .failure(.init(code: usage("unknown mode \"\(modeText)\"\(hint); modes: \(names.joined(separator: ", "))")))
         }
         do {
-            var options = BenchOptions(mode: mode, address: try target(parsed))
+            let (address, service) = try target(parsed, mode: mode)
+            var options = BenchOptions(mode: mode, address: address)
+            options.service = service
             if let n = try integer(parsed, "--connections") { options.connections = n }
             if let n = try integer(parsed, "--threads") { options.threads = n }
             if let n = try integer(parsed, "--size") {
@@ -62,14 +66,33 @@ enum BenchCommand {
         }
     }
 
-    /// --host/--port, or --service through the config (which may ask the status endpoint).
-    private static func target(_ parsed: ParsedArguments) throws -> SocketAddress {
+    /// --host/--port, or --service through the config (which may ask the status endpoint). A
+    /// service is checked against the mode before anything connects: UDP, or a kind that does
+    /// not speak the mode's protocol, is refused with one line (exit 64).
+    private static func target(_ parsed: ParsedArguments, mode: BenchMode) throws -> (SocketAddress, BenchService?) {
         if let name = parsed.value("--service") {
             if parsed.value("--host") != nil || parsed.value("--port") != nil {
                 throw UsageError("give --service or --host/--port, not both")
             }
-            switch ConnectCommand.resolve(name, parsed: parsed, timeout: 5, command: "bench") {
-            case .success(let (_, address)): return address
+            let config: PortvisorConfig
+            switch PortvisorCLI.loadConfig(parsed) {
+            case .success(let loaded): config = loaded
+            case .failure(let error): throw StatusCommand.Exit(code: error.exitCode)
+            }
+            let found: ServiceConfig
+            switch ConnectCommand.lookup(name, in: config, command: "bench") {
+            case .success(let service): found = service
+            case .failure(let exit): throw exit
+            }
+            let service = BenchService(name: found.name, kind: found.kind.rawValue, isUDP: found.transport == .udp,
+                                       maxConnections: found.maxConnections)
+            if let refusal = mode.refusal(of: service) {
+                // The arguments are fine; the target is not: one line, without the usage.
+                Diagnostics.error("portvisor bench: \(refusal)")
+                throw StatusCommand.Exit(code: ExitCode.usage)
+            }
+            switch ConnectCommand.address(of: found, in: config, timeout: 5, command: "bench") {
+            case .success(let address): return (address, service)
             case .failure(let exit): throw exit
             }
         }
@@ -80,7 +103,7 @@ enum BenchCommand {
         guard let ip = IPAddress(parsing: host) else {
             throw UsageError("--host: \"\(host)\" is not an IPv4 or IPv6 literal (e.g. 127.0.0.1 or ::1)")
         }
-        return SocketAddress(ip: ip, port: port)
+        return (SocketAddress(ip: ip, port: port), nil)
     }
 
     private static func integer(_ parsed: ParsedArguments, _ name: String) throws(UsageError) -> Int? {
@@ -97,8 +120,8 @@ enum BenchCommand {
 
     /// Prints a usage mistake with the usage line; returns 64.
     private static func usage(_ message: String) -> Int32 {
-        Output.err("portvisor bench: \(message)")
-        Output.err("usage: \(CommandLineSpec.command(named: "bench")!.usage)")
+        Diagnostics.error("portvisor bench: \(message)")
+        Diagnostics.error("usage: \(CommandLineSpec.command(named: "bench")!.usage)")
         return ExitCode.usage
     }
 }

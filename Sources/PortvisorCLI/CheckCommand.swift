@@ -57,9 +57,10 @@ enum CheckCommand {
         }
         let enabled = config.services.filter(\.enabled).count
         let status = config.status.map { "status endpoint on \(Address.display(host: $0.host, port: $0.port))" } ?? "status endpoint off"
-        var lines = ["\(config.path): valid, \(config.services.count) service\(config.services.count == 1 ? "" : "s") (\(enabled) enabled), \(status)", ""]
+        // The path comes from argv and the warnings from system files: escaped like the table's cells.
+        var lines = [TextSanitizer.escaped("\(config.path): valid, \(config.services.count) service\(config.services.count == 1 ? "" : "s") (\(enabled) enabled), \(status)"), ""]
         lines.append(table.render())
-        if !warnings.isEmpty { lines += [""] + warnings }
+        if !warnings.isEmpty { lines += [""] + warnings.map(TextSanitizer.escaped) }
         return lines.joined(separator: "\n")
     }
 }

@@ -186,10 +186,16 @@ public enum CommandLineSpec {
                         of file; nothing may follow the line
               idle      opens --connections, proves each with a --size echo, holds them --duration s,
                         proves each again; established, verified, dropped, still echoing
-            A refused connect is retried after 20 ms; every run stops by itself (a watchdog guards
-            the caps). Exit codes: 0 clean run, 1 a reply failed verification (an echo differed,
-            or a reply was not one line), 64 usage error, 69 target unreachable, 70 internal error.
-            Other errors (refused, reset, timeouts) are counted in the report, not in the exit code.
+            With --service the service is checked first: rr, stream and idle need an echo service,
+            connect a daytime or qotd service, sentence a sentence service; a UDP service or another
+            kind is refused (exit 64). A refused connect is retried after 20 ms; every run stops by
+            itself (a watchdog guards the caps).
+            Exit codes: 0 clean run; 1 a reply failed verification (an echo differed, or a reply
+            was not one line); 2 connections failed (refused, reset, closed early, timed out) or
+            nothing was measured; 64 usage error, or a service bench cannot measure;
+            69 target unreachable; 70 internal error. When the run is not clean, one line on
+            stderr says why (e.g. "488 of 1000 connections failed; the service's maxConnections
+            is 512").
             """),
         CommandSpec(
             name: "completion", summary: "Print a shell completion script for bash or zsh.",

@@ -10,8 +10,8 @@ enum CompletionCommand {
         case "zsh":
             Output.out(Completions.zsh(), newline: false)
         default:
-            Output.err("portvisor completion: unknown shell \"\(parsed.positionals.first ?? "")\"; known: bash, zsh")
-            Output.err("usage: \(CommandLineSpec.command(named: "completion")?.usage ?? "portvisor completion SHELL")")
+            Diagnostics.error("portvisor completion: unknown shell \"\(parsed.positionals.first ?? "")\"; known: bash, zsh")
+            Diagnostics.error("usage: \(CommandLineSpec.command(named: "completion")?.usage ?? "portvisor completion SHELL")")
             return ExitCode.usage
         }
         return ExitCode.ok

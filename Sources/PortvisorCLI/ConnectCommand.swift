@@ -9,7 +9,7 @@ enum ConnectCommand {
         var timeout = 10.0
         if let text = parsed.value("--timeout") {
             guard let value = Double(text), value > 0, value <= 3600 else {
-                Output.err("portvisor connect: --timeout: \"\(text)\" is not a number of seconds in (0, 3600]")
+                Diagnostics.error("portvisor connect: --timeout: \"\(text)\" is not a number of seconds in (0, 3600]")
                 return ExitCode.usage
             }
             timeout = value
@@ -25,7 +25,7 @@ enum ConnectCommand {
             fd = try Socket.connect(to: address, timeout: timeout)
         } catch {
             let what = label == address.description ? label : "\(label) at \(address)"
-            Output.err("portvisor connect: cannot connect to \(what): \(error)")
+            Diagnostics.error("portvisor connect: cannot connect to \(what): \(error)")
             return ExitCode.unavailable
         }
         defer { Syscall.close(fd) }
@@ -38,7 +38,7 @@ enum ConnectCommand {
                         command: String = "connect") -> Result<(String, SocketAddress), StatusCommand.Exit> {
         if target.contains(":") {
             guard let address = SocketAddress(parsing: target) else {
-                Output.err("portvisor \(command): \"\(target)\" is neither a service name nor HOST:PORT")
+                Diagnostics.error("portvisor \(command): \"\(target)\" is neither a service name nor HOST:PORT")
                 return .failure(.init(code: ExitCode.usage))
             }
             return .success((target, address))
@@ -48,30 +48,44 @@ enum ConnectCommand {
         case .success(let loaded): config = loaded
         case .failure(let error): return .failure(.init(code: error.exitCode))
         }
-        guard let service = config.service(named: target) else {
-            let names = config.services.map(\.name).joined(separator: ", ")
-            let hint = Suggestion.closest(to: target, in: config.services.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
-            Output.err("portvisor \(command): no service named \"\(target)\" in \(config.path)\(hint); declared: \(names)")
-            return .failure(.init(code: ExitCode.usage))
-        }
+        return lookup(target, in: config, command: command)
+            .flatMap { address(of: $0, in: config, timeout: timeout, command: command) }
+            .map { (target, $0) }
+    }
+
+    /// The service named `name` in `config`; when there is none, prints so with the names
+    /// declared (exit 64).
+    static func lookup(_ name: String, in config: PortvisorConfig, command: String) -> Result<ServiceConfig, StatusCommand.Exit> {
+        if let service = config.service(named: name) { return .success(service) }
+        let names = config.services.map(\.name).joined(separator: ", ")
+        let hint = Suggestion.closest(to: name, in: config.services.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
+        Diagnostics.error("portvisor \(command): no service named \"\(name)\" in \(config.path)\(hint); declared: \(names)")
+        return .failure(.init(code: ExitCode.usage))
+    }
+
+    /// Where `service` listens: its address (a wildcard host means loopback), or for port 0
+    /// the bound port its status endpoint reports. Prints why when it cannot be found (exit 69).
+    static func address(of service: ServiceConfig, in config: PortvisorConfig, timeout: Double,
+                        command: String) -> Result<SocketAddress, StatusCommand.Exit> {
+        let name = service.name
         let ip = StatusCommand.loopbackIfWildcard(service.address)
-        if service.port != 0 { return .success((target, SocketAddress(ip: ip, port: UInt16(service.port)))) }
+        if service.port != 0 { return .success(SocketAddress(ip: ip, port: UInt16(service.port))) }
         // Port 0: the kernel chose; the status endpoint knows which.
         guard let status = config.status, status.port != 0 else {
-            Output.err("portvisor \(command): \(target) is declared on port 0 and the status endpoint is off, so its port cannot be found; use HOST:PORT from the log")
+            Diagnostics.error("portvisor \(command): \(name) is declared on port 0 and the status endpoint is off, so its port cannot be found; use HOST:PORT from the log")
             return .failure(.init(code: ExitCode.unavailable))
         }
         let endpoint = SocketAddress(ip: StatusCommand.loopbackIfWildcard(status.address), port: UInt16(status.port))
         do {
             let reply = try HTTPClient.get("/status", from: endpoint, timeout: timeout)
             if case .array(let services)? = try? JSONParser.parse(reply.body)["services"],
-               let entry = services.first(where: { $0["name"] == .string(target) }),
+               let entry = services.first(where: { $0["name"] == .string(name) }),
                case .number(let port)? = entry["port"], let bound = port.integer, bound > 0, bound <= 65535 {
-                return .success((target, SocketAddress(ip: ip, port: UInt16(bound))))
+                return .success(SocketAddress(ip: ip, port: UInt16(bound)))
             }
-            Output.err("portvisor \(command): the status endpoint at \(endpoint) does not list a bound port for \(target)")
+            Diagnostics.error("portvisor \(command): the status endpoint at \(endpoint) does not list a bound port for \(name)")
         } catch {
-            Output.err("portvisor \(command): \(target) is declared on port 0; asking the status endpoint at \(endpoint) for its port failed: \(error)")
+            Diagnostics.error("portvisor \(command): \(name) is declared on port 0; asking the status endpoint at \(endpoint) for its port failed: \(error)")
         }
         return .failure(.init(code: ExitCode.unavailable))
     }
@@ -90,7 +104,7 @@ enum ConnectCommand {
             do {
                 ready = try Poll.wait(fds, timeoutMillis: -1)
             } catch {
-                Output.err("portvisor connect: \(error)")
+                Diagnostics.error("portvisor connect: \(error)")
                 return ExitCode.unavailable
             }
             if ready.isEmpty { continue }  // interrupted by a signal
@@ -104,10 +118,10 @@ enum ConnectCommand {
                     }
                 } catch {
                     if error.errno == Errno.ECONNRESET {
-                        Output.err("portvisor connect: \(label) reset the connection")
+                        Diagnostics.error("portvisor connect: \(label) reset the connection")
                         return ExitCode.unavailable
                     }
-                    Output.err("portvisor connect: \(error)")
+                    Diagnostics.error("portvisor connect: \(error)")
                     return ExitCode.unavailable
                 }
             }
@@ -128,7 +142,7 @@ enum ConnectCommand {
                     stdinOpen = false
                     pending = []
                     pendingOffset = 0
-                    if error.errno != Errno.EPIPE && error.errno != Errno.ECONNRESET { Output.err("portvisor connect: \(error)") }
+                    if error.errno != Errno.EPIPE && error.errno != Errno.ECONNRESET { Diagnostics.error("portvisor connect: \(error)") }
                 }
                 if pendingOffset == pending.count && !stdinOpen { Socket.shutdownWrite(fd) }
             }

@@ -7,7 +7,7 @@ enum HelpCommand {
     static func run(_ parsed: ParsedArguments) -> Int32 {
         if parsed.has("--man") {
             guard parsed.positionals.isEmpty else {
-                Output.err("portvisor help: --man prints the whole manual; it takes no COMMAND")
+                Diagnostics.error("portvisor help: --man prints the whole manual; it takes no COMMAND")
                 return ExitCode.usage
             }
             Output.out(ManPage.render(), newline: false)
@@ -24,7 +24,7 @@ enum HelpCommand {
         guard let spec = CommandLineSpec.command(named: name) else {
             let known = CommandLineSpec.commands.map(\.name) + KindRegistry.names
             let hint = Suggestion.closest(to: name, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
-            Output.err("portvisor help: unknown command or kind \"\(TextSanitizer.escaped(name))\"\(hint)")
+            Diagnostics.error("portvisor help: unknown command or kind \"\(name)\"\(hint)")
             return ExitCode.usage
         }
         Output.out(spec.help)

@@ -146,8 +146,9 @@ public enum ManPage {
         ("EXIT STATUS", nil, [
             ("0", "Success."),
             ("1", "bench: a reply failed verification (an echo differed, or a reply was not one line)."),
+            ("2", "bench: connections failed (refused, reset, closed early, timed out) or nothing was measured; stderr says why."),
             ("3", "status: an enabled service is not running."),
-            ("64", "Usage error: an unknown command or option, an unknown service name, a value over a cap."),
+            ("64", "Usage error: an unknown command or option, an unknown service name, a value over a cap; bench: a service it cannot measure (UDP, or a kind that does not speak the mode)."),
             ("66", "The config file is missing, not a regular file, or unreadable."),
             ("69", "The service or the status endpoint cannot be reached (also when the config turns the endpoint off)."),
             ("70", "Internal error: a thread or descriptor the supervisor needs could not be created; bench's watchdog."),

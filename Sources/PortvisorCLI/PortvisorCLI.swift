@@ -24,16 +24,16 @@ public enum PortvisorCLI {
         }
         guard let spec = CommandLineSpec.command(named: first) else {
             let hint = Suggestion.closest(to: first, in: CommandLineSpec.commands.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
-            Output.err("portvisor: unknown command \"\(first)\"\(hint)")
-            Output.err("Run 'portvisor --help' for the commands.")
+            Diagnostics.error("portvisor: unknown command \"\(first)\"\(hint)")
+            Diagnostics.error("Run 'portvisor --help' for the commands.")
             return ExitCode.usage
         }
         let parsed: ParsedArguments
         do {
             parsed = try ArgumentParser.parse(Array(arguments.dropFirst()), for: spec)
         } catch {
-            Output.err("portvisor \(spec.name): \(error.message)")
-            Output.err("usage: \(spec.usage)")
+            Diagnostics.error("portvisor \(spec.name): \(error.message)")
+            Diagnostics.error("usage: \(spec.usage)")
             return ExitCode.usage
         }
         if parsed.wantsHelp {
@@ -49,19 +49,22 @@ public enum PortvisorCLI {
         case "completion": return CompletionCommand.run(parsed)
         case "help": return HelpCommand.run(parsed)
         default:
-            Output.err("portvisor: command \(spec.name) is not available")
+            Diagnostics.error("portvisor: command \(spec.name) is not available")
             return ExitCode.usage
         }
     }
 
     /// Loads the config named by `--config` / `$PORTVISOR_CONFIG` / `./services.json`,
-    /// printing its problems to stderr on failure.
+    /// printing its problems to stderr on failure (a missing file with a hint on where the
+    /// path comes from, on the same line).
     static func loadConfig(_ parsed: ParsedArguments) -> Result<PortvisorConfig, ConfigError> {
         let path = ConfigLoader.resolvePath(option: parsed.value("--config"))
         do {
             return .success(try ConfigLoader.load(path: path))
         } catch {
-            for line in error.lines { Output.err(line) }
+            var lines = error.lines
+            if let hint = error.hint, let last = lines.popLast() { lines.append("\(last) (\(hint))") }
+            for line in lines { Diagnostics.error(line) }
             return .failure(error)
         }
     }

@@ -5,8 +5,8 @@ import Portvisor
 enum StatusCommand {
     static func run(_ parsed: ParsedArguments) -> Int32 {
         if parsed.value("--status") != nil && parsed.value("--config") != nil {
-            Output.err("portvisor status: give --config or --status, not both")
-            Output.err("usage: \(CommandLineSpec.command(named: "status")!.usage)")
+            Diagnostics.error("portvisor status: give --config or --status, not both")
+            Diagnostics.error("usage: \(CommandLineSpec.command(named: "status")!.usage)")
             return ExitCode.usage
         }
         let address: SocketAddress
@@ -18,14 +18,20 @@ enum StatusCommand {
         do {
             reply = try HTTPClient.get("/status", from: address)
         } catch {
-            Output.err("portvisor status: cannot reach the status endpoint at \(address): \(error)")
+            if case .malformed = error {
+                Diagnostics.error("portvisor status: what \(address) sent is \(error)")
+            } else {
+                Diagnostics.error("portvisor status: cannot reach the status endpoint at \(address): \(error)")
+            }
             return ExitCode.unavailable
         }
         guard reply.status == 200, let document = try? JSONParser.parse(reply.body), case .array(let services)? = document["services"] else {
-            Output.err("portvisor status: \(address) did not answer with a status document (HTTP \(reply.status))")
+            Diagnostics.error("portvisor status: \(address) did not answer with a status document (HTTP \(reply.status))")
             return ExitCode.unavailable
         }
-        Output.out(parsed.has("--json") ? reply.bodyText.trimmingWhitespace() : table(document, services: services))
+        // --json prints the document as parsed, written again by the JSON writer: the same keys,
+        // values and order, with nothing unprintable left raw (the peer's bytes are not copied).
+        Output.out(parsed.has("--json") ? JSONWriter.pretty(document) : table(document, services: services))
         let allRunning = services.allSatisfy { service in
             service["enabled"] == .bool(false) || service["state"] == .string("running")
         }
@@ -39,7 +45,7 @@ enum StatusCommand {
     static func endpoint(_ parsed: ParsedArguments, command: String) -> Result<SocketAddress, Exit> {
         if let text = parsed.value("--status") {
             guard let address = SocketAddress(parsing: text) else {
-                Output.err("portvisor \(command): --status: \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:20080 or [::1]:20080)")
+                Diagnostics.error("portvisor \(command): --status: \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:20080 or [::1]:20080)")
                 return .failure(Exit(code: ExitCode.usage))
             }
             return .success(address)
@@ -50,11 +56,11 @@ enum StatusCommand {
         case .failure(let error): return .failure(Exit(code: error.exitCode))
         }
         guard let status = config.status else {
-            Output.err("portvisor \(command): the status endpoint is off in \(config.path) (\"status\": false)")
+            Diagnostics.error("portvisor \(command): the status endpoint is off in \(config.path) (\"status\": false)")
             return .failure(Exit(code: ExitCode.unavailable))
         }
         guard status.port != 0 else {
-            Output.err("portvisor \(command): the status endpoint in \(config.path) has port 0 (the kernel picks it); pass --status HOST:PORT from the log")
+            Diagnostics.error("portvisor \(command): the status endpoint in \(config.path) has port 0 (the kernel picks it); pass --status HOST:PORT from the log")
             return .failure(Exit(code: ExitCode.unavailable))
         }
         return .success(SocketAddress(ip: loopbackIfWildcard(status.address), port: UInt16(status.port)))
@@ -65,7 +71,8 @@ enum StatusCommand {
         return ip.isIPv4 ? .loopbackV4 : .loopbackV6
     }
 
-    /// The human view of a status document. Unknown keys are ignored.
+    /// The human view of a status document. Unknown keys are ignored; every value is text from
+    /// the endpoint, escaped (TextTable's cells, and the heading) before it reaches the terminal.
     static func table(_ document: JSONValue, services: [JSONValue]) -> String {
         func text(_ value: JSONValue?) -> String {
             switch value {
@@ -77,20 +84,30 @@ enum StatusCommand {
         }
         var lines: [String] = []
         if let supervisor = document["supervisor"] {
-            lines.append("portvisor \(text(supervisor["version"])), pid \(text(supervisor["pid"])), up \(text(supervisor["uptimeSeconds"])) s, config \(text(supervisor["config"]))")
+            lines.append(TextSanitizer.escaped("portvisor \(text(supervisor["version"])), pid \(text(supervisor["pid"])), up \(text(supervisor["uptimeSeconds"])) s, config \(text(supervisor["config"]))"))
             lines.append("")
         }
-        var table = TextTable(["SERVICE", "STATE", "ADDRESS", "RANGE", "LIVE", "TOTAL", "REJECTED", "REFUSED", "RESTARTS", "LAST ERROR"])
+        var table = TextTable(["SERVICE", "STATE", "ADDRESS", "RANGE", "LIVE", "TOTAL", "REJECTED", "REFUSED", "DATAGRAMS",
+                               "RESTARTS", "LAST ERROR"])
         var live = TextTable(["SERVICE", "PEER", "SINCE", "IN", "OUT"])
         var liveCount = 0
         for service in services {
             let name = text(service["name"])
+            let udp = service["protocol"] == .string("udp") || (service["protocol"] == nil && service["datagrams"] != nil)
+            var port = text(service["port"])
+            if case .number(let number)? = service["port"], let bound = number.integer, (0...65535).contains(bound) {
+                port = String(bound)
+            }
+            let host = text(service["host"])
+            let address = (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") + (udp ? "/udp" : "")
+            // A UDP service has no connections: its counts are datagrams (in, out, dropped).
             let connections = service["connections"]
-            let transport = TransportProtocol(rawValue: text(service["protocol"])) ?? .tcp
-            table.add([name, text(service["state"]), Address.display(host: text(service["host"]), port: Int(text(service["port"])) ?? 0, transport: transport),
-                       text(service["range"]), text(connections?["live"]), text(connections?["total"]), text(connections?["rejected"]),
-                       text(connections?["refused"]),
-                       text(service["restarts"]), text(service["lastError"])])
+            let counts = udp ? ["-", "-", "-", "-"]
+                : [text(connections?["live"]), text(connections?["total"]), text(connections?["rejected"]), text(connections?["refused"])]
+            let datagrams = service["datagrams"]
+            let datagramText = udp ? "in \(text(datagrams?["in"])), out \(text(datagrams?["out"])), dropped \(text(datagrams?["dropped"]))" : "-"
+            table.add([name, text(service["state"]), address, text(service["range"])] + counts
+                      + [datagramText, text(service["restarts"]), text(service["lastError"])])
             if case .array(let entries)? = service["live"] {
                 for entry in entries {
                     live.add([name, text(entry["peer"]), text(entry["since"]), "\(text(entry["bytesIn"])) B", "\(text(entry["bytesOut"])) B"])

@@ -25,7 +25,9 @@ public enum HTTPClientError: Error, Sendable, CustomStringConvertible {
 }
 
 public enum HTTPClient {
-    /// GETs `path` from `address`; at most 64 MiB of body, all within `timeout` seconds.
+    /// GETs `path` from `address`; at most 64 MiB of body, all within `timeout` seconds. Every
+    /// number in the answer (status code, Content-Length) is range-checked: a peer can send
+    /// anything, and a bad answer is a `.malformed` error, never a trap.
     public static func get(_ path: String, from address: SocketAddress, timeout: Double = 5) throws(HTTPClientError) -> HTTPReply {
         let deadline = Clock.monotonic() + Clock.nanos(timeout)
         let fd: Int32
@@ -50,7 +52,7 @@ public enum HTTPClient {
         var response: [UInt8] = []
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 1)
         defer { buffer.deallocate() }
-        while response.count < 64 << 20 {
+        while response.count < maxBodyBytes {
             let result: IOResult
             do {
                 result = try Syscall.read(fd, buffer, 65536)
@@ -73,21 +75,62 @@ public enum HTTPClient {
         _ = Poll.wait(fd, for: events, timeoutMillis: Int32(min((left + 999_999) / 1_000_000, 60_000)))
     }
 
+    /// The largest body `get` reads, and the largest Content-Length it accepts: 64 MiB.
+    public static let maxBodyBytes = 64 << 20
+
     static func parse(_ bytes: [UInt8]) throws(HTTPClientError) -> HTTPReply {
         guard let end = HTTPRequestHead.endOfHead(in: bytes, from: 0) else { throw .malformed("no end of head") }
         // "\r\n" is one Character: split on newlines of either kind, not on "\n" alone.
         let lines = String(decoding: bytes[0..<end], as: UTF8.self).split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }
-        guard let statusLine = lines.first, statusLine.hasPrefix("HTTP/1."), statusLine.count >= 12,
-              let status = Int(statusLine.dropFirst(9).prefix(3)) else { throw .malformed("bad status line") }
+        guard let statusLine = lines.first, let status = statusCode(of: statusLine) else {
+            throw .malformed("bad status line \(shown(lines.first ?? ""))")
+        }
         var headers: [(name: String, value: String)] = []
         for line in lines.dropFirst() where !line.isEmpty {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingWhitespace()))
         }
         var body = Array(bytes[end...])
-        if let length = headers.first(where: { $0.name.lowercased() == "content-length" }).flatMap({ Int($0.value) }), length < body.count {
-            body = Array(body[0..<length])
+        let lengths = headers.filter { $0.name.lowercased() == "content-length" }.map(\.value)
+        if let first = lengths.first {
+            guard let length = contentLength(first) else {
+                throw .malformed("bad Content-Length \(shown(first)): not a byte count in 0...\(maxBodyBytes)")
+            }
+            if let other = lengths.first(where: { $0 != first }) {
+                throw .malformed("two different Content-Length headers, \(shown(first)) and \(shown(other))")
+            }
+            if length < body.count { body = Array(body[0..<length]) }
         }
         return HTTPReply(status: status, headers: headers, body: body)
+    }
+
+    /// The code of a status line `HTTP/1.x NNN reason`: exactly three digits, 100...599.
+    static func statusCode(of line: String) -> Int? {
+        let bytes = Array(line.utf8)
+        guard bytes.count >= 12, bytes[0..<7].elementsEqual("HTTP/1.".utf8), isDigit(bytes[7]), bytes[8] == UInt8(ascii: " "),
+              bytes[9..<12].allSatisfy(isDigit), bytes.count == 12 || bytes[12] == UInt8(ascii: " ") else { return nil }
+        let code = bytes[9..<12].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        return (100...599).contains(code) ? code : nil
+    }
+
+    /// A Content-Length value: ASCII digits only (no sign, no exponent), at most `maxBodyBytes`.
+    /// Never overflows, however many digits it is sent.
+    static func contentLength(_ text: String) -> Int? {
+        guard !text.isEmpty else { return nil }
+        var value = 0
+        for byte in text.utf8 {
+            guard isDigit(byte) else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            if value > maxBodyBytes { return nil }
+        }
+        return value
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    /// Text from the peer for an error line: quoted, at most 40 characters, nothing unprintable.
+    private static func shown(_ text: String) -> String {
+        let cut = text.count > 40 ? String(text.prefix(40)) + "…" : text
+        return "\"" + TextSanitizer.escaped(cut) + "\""
     }
 }

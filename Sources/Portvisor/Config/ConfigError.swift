@@ -31,6 +31,14 @@ public enum ConfigError: Error, Sendable, Equatable {
         }
     }
 
+    /// What the command line should add to the error, if anything: for a file that is not
+    /// there, where the path comes from. Kept out of `lines`, which a reload logs too (and a
+    /// running supervisor's path is fixed).
+    public var hint: String? {
+        guard case .unreadable(_, let reason) = self, ConfigLoader.missingFileReasons.contains(reason) else { return nil }
+        return "give the file with --config PATH or $\(ConfigLoader.environmentVariable)"
+    }
+
     /// One line per problem, each starting with the file name.
     public var lines: [String] {
         switch self {

@@ -14,6 +14,14 @@ public enum ConfigLoader {
         return defaultPath
     }
 
+    /// The reasons of an unreadable file that is not there at all (ENOENT, or a path through
+    /// something that is not a directory), which `ConfigError.hint` answers.
+    static let missingFileReasons: Set<String> = [
+        openReason(SystemError("open", errno: Errno.ENOENT)), openReason(SystemError("open", errno: Errno.ENOTDIR)),
+    ]
+
+    static func openReason(_ error: SystemError) -> String { "cannot open: \(error.reason)" }
+
     /// Reads and validates the file at `path`.
     public static func load(path: String) throws(ConfigError) -> PortvisorConfig {
         let bytes: [UInt8]
@@ -22,7 +30,7 @@ public enum ConfigLoader {
         } catch {
             switch error {
             case .cannotOpen(let system):
-                throw .unreadable(file: path, reason: "cannot open: \(system.reason)")
+                throw .unreadable(file: path, reason: openReason(system))
             case .notRegularFile(let kind):
                 throw .unreadable(file: path, reason: "not a regular file (\(kind))")
             case .readFailed(let system):

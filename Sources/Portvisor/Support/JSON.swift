@@ -396,7 +396,10 @@ public enum JSONWriter {
         for _ in 0..<level { out += indent }
     }
 
-    /// Appends `s` as a JSON string literal.
+    /// Appends `s` as a JSON string literal. Besides what JSON requires (`"`, `\` and the C0
+    /// controls), every character TextSanitizer escapes — DEL, the C1 controls (U+0080–U+009F),
+    /// the line and paragraph separators (U+2028, U+2029) — is written as `\uXXXX`: the text
+    /// stays valid JSON, and printed on a terminal it can neither steer it nor break a line.
     public static func writeString(_ s: String, into out: inout String) {
         out += "\""
         for scalar in s.unicodeScalars {
@@ -406,7 +409,7 @@ public enum JSONWriter {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+            case _ where TextSanitizer.needsEscape(scalar):
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

@@ -1,6 +1,8 @@
 // One log line per event, one shape everywhere (SPEC §6):
 //   2026-11-25T13:02:02.120Z info echo: listening on 127.0.0.1:20007 (registered)
 // or, with --log-format json, one object per line with time, level, service, event, message.
+// Either way a line holds nothing unprintable: text lines escape it with TextSanitizer, JSON
+// lines with the JSON writer.
 import Synchronization
 
 public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
@@ -84,7 +86,9 @@ public struct Logger: Sendable {
         guard enabled(level) else { return }
         switch format {
         case .text:
-            sink.write("\(time.rfc3339(fractionDigits: 3)) \(level.name) \(service): \(message)")
+            // Messages quote what clients, files and the environment sent: escape what is not
+            // printable, so that one event stays one line and cannot steer a terminal.
+            sink.write("\(time.rfc3339(fractionDigits: 3)) \(level.name) \(TextSanitizer.escaped(service)): \(TextSanitizer.escaped(message))")
         case .json:
             var members = [
                 JSONMember("time", .string(time.rfc3339(fractionDigits: 3))),

@@ -38,7 +38,7 @@ import Testing
                 #expect(page.contains("\\fB\(Roff.escape(option.name))\\fR"), "\(command.name) \(option.name)")
             }
         }
-        for code in [0, 1, 3, 64, 66, 69, 70, 78] { #expect(page.contains(".TP\n\\fB\(code)\\fR\n")) }
+        for code in [0, 1, 2, 3, 64, 66, 69, 70, 78] { #expect(page.contains(".TP\n\\fB\(code)\\fR\n")) }
         for line in page.split(separator: "\n") where !line.hasPrefix(".") {
             let ascii = line.allSatisfy { $0.isASCII }
             #expect(ascii, "non-ASCII in: \(line)")

@@ -74,7 +74,20 @@ import Testing
         let dir = try TempDirectory()
         let result = try ChildProcess.runPortvisor(["check", "--config", dir.file("nope.json")])
         #expect(result.code == 66)
-        #expect(result.err == "\(dir.file("nope.json")): cannot open: No such file or directory\n")
+        #expect(result.err == "\(dir.file("nope.json")): cannot open: No such file or directory (give the file with --config PATH or $PORTVISOR_CONFIG)\n")
+    }
+
+    @Test func aMissingDefaultConfigSaysWhereThePathComesFrom() throws {
+        let dir = try TempDirectory()  // no services.json here, and no $PORTVISOR_CONFIG
+        for arguments in [["check"], ["run"], ["status"], ["connect", "echo"], ["bench", "rr", "--service", "echo"]] {
+            let result = try ChildProcess.runPortvisor(arguments, environment: ["PORTVISOR_CONFIG": ""], directory: dir.path)
+            #expect(result.code == 66, "\(arguments)")
+            #expect(result.err == "services.json: cannot open: No such file or directory (give the file with --config PATH or $PORTVISOR_CONFIG)\n",
+                    "\(arguments)")
+        }
+        // A file that is there but not a regular file needs no hint: the path was found.
+        let notAFile = try ChildProcess.runPortvisor(["check", "--config", dir.path])
+        #expect(notAFile.code == 66 && notAFile.err == "\(dir.path): not a regular file (a directory)\n")
     }
 
     @Test func devNullExits66() throws {

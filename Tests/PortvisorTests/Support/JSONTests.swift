@@ -73,4 +73,13 @@ import Testing
         #expect(JSONWriter.compact(value) == #"{"s":"a\"b\\c\n\u0001é","n":-3,"d":0.5,"a":[null,true],"o":{}}"#)
         #expect(try JSONParser.parse(JSONWriter.pretty(value)) == value)
     }
+
+    @Test func writerEscapesEveryUnprintableCharacter() throws {
+        let text = "a\u{7F}b\u{80}\u{85}\u{9B}\u{9F}c\u{2028}\u{2029}\u{1B}[2J\u{A0}é"
+        var out = ""
+        JSONWriter.writeString(text, into: &out)
+        #expect(out == #""a\u007fb\u0080\u0085\u009b\u009fc\u2028\u2029\u001b[2J\#u{A0}é""#)
+        #expect(out.unicodeScalars.allSatisfy { !TextSanitizer.needsEscape($0) })
+        #expect(try JSONParser.parse(out) == .string(text))
+    }
 }
