@@ -23,6 +23,10 @@ public struct ConfigValidator {
     static let restartKeys = ["initialDelay", "maxDelay", "resetAfter", "maxRestarts"]
 
     private(set) var issues: [ConfigIssue] = []
+    /// Where each issue is in the file (see `position`), for sorting them into the file's order.
+    private var positions: [[Int]] = []
+    /// The document being validated.
+    private var root: JSONValue = .null
     /// Not errors: things `check` points out (a user switch this process may not be allowed).
     private(set) var warnings: [ConfigIssue] = []
 
@@ -30,6 +34,7 @@ public struct ConfigValidator {
 
     /// Validates `root`; returns the config, or nil with `issues` filled in.
     public mutating func validate(_ root: JSONValue, path: String) -> PortvisorConfig? {
+        self.root = root
         guard let top = object(root, at: "top level", expected: "an object with a \"services\" array") else { return nil }
         checkKeys(top, allowed: Self.topLevelKeys, at: "top level")
 
@@ -61,7 +66,7 @@ public struct ConfigValidator {
         }
         let drain = seconds(top, "drainTimeout") ?? PortvisorConfig.defaultDrainTimeout
         checkCollisions(drafts, status: status ?? nil)
-        sortIssuesByEntry()
+        sortIssuesIntoFileOrder()
         guard issues.isEmpty, let status else { return nil }
         var config = PortvisorConfig(path: path, status: status, services: drafts.compactMap(\.config), drainTimeout: drain)
         config.warnings = warnings
@@ -169,11 +174,11 @@ public struct ConfigValidator {
         for other in Kinds.all { allKindKeys += other.optionKeys.filter { !allKindKeys.contains($0) } }
         let allowed = Self.commonServiceKeys + (kind.map { $0.optionKeys } ?? allKindKeys)
         checkDuplicates(fields, at: path)
-        for member in fields.members where !allowed.contains(member.key) {
+        for (index, member) in fields.members.enumerated() where !allowed.contains(member.key) {
             if let kind, let owner = Kinds.all.first(where: { $0.optionKeys.contains(member.key) }) {
                 add(fields.path(member.key), "\"\(member.key)\" is an option of kind \"\(owner.name)\", not of \"\(kind.name)\"")
             } else {
-                unknownKey(member.key, among: Self.commonServiceKeys + allKindKeys, at: path)
+                unknownKey(member.key, among: Self.commonServiceKeys + allKindKeys, at: path, index: index)
             }
         }
     }
@@ -265,21 +270,21 @@ public struct ConfigValidator {
 
     private mutating func checkKeys(_ fields: Fields, allowed: [String], at path: String) {
         checkDuplicates(fields, at: path)
-        for member in fields.members where !allowed.contains(member.key) {
-            unknownKey(member.key, among: allowed, at: path)
+        for (index, member) in fields.members.enumerated() where !allowed.contains(member.key) {
+            unknownKey(member.key, among: allowed, at: path, index: index)
         }
     }
 
     private mutating func checkDuplicates(_ fields: Fields, at path: String) {
         var seen = Set<String>()
-        for member in fields.members where !seen.insert(member.key).inserted {
-            add(path, "duplicate key \(Self.quoted(member.key))")
+        for (index, member) in fields.members.enumerated() where !seen.insert(member.key).inserted {
+            add(path, "duplicate key \(Self.quoted(member.key))", memberIndex: index)
         }
     }
 
-    private mutating func unknownKey(_ key: String, among known: [String], at path: String) {
+    private mutating func unknownKey(_ key: String, among known: [String], at path: String, index: Int) {
         let hint = Suggestion.closest(to: key, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
-        add(path, "unknown key \(Self.quoted(key))\(hint)")
+        add(path, "unknown key \(Self.quoted(key))\(hint)", memberIndex: index)
     }
 
     mutating func string(_ fields: Fields, _ key: String, required: Bool = false) -> String? {
@@ -403,20 +408,63 @@ public struct ConfigValidator {
         }
     }
 
-    /// Cross-entry issues are found last; list every issue in the order of the file's entries.
-    private mutating func sortIssuesByEntry() {
-        func entryIndex(_ issue: ConfigIssue) -> Int {
-            guard issue.path.hasPrefix("services["), let close = issue.path.firstIndex(of: "]") else { return -1 }
-            return Int(issue.path[issue.path.index(issue.path.startIndex, offsetBy: 9)..<close]) ?? -1
+    /// Every issue in the order of what it is about in the file: by the position of the field
+    /// its path names (a member's index in its object, an element's in its array), a missing
+    /// key after everything its object holds; issues at the same place keep the order found.
+    private mutating func sortIssuesIntoFileOrder() {
+        let order = positions.indices.sorted { a, b in
+            let (pa, pb) = (positions[a], positions[b])
+            return pa == pb ? a < b : pa.lexicographicallyPrecedes(pb)
         }
-        issues = issues.enumerated().sorted { a, b in
-            let (ia, ib) = (entryIndex(a.element), entryIndex(b.element))
-            return ia != ib ? ia < ib : a.offset < b.offset
-        }.map(\.element)
+        issues = order.map { issues[$0] }
+        positions = order.map { positions[$0] }
     }
 
-    mutating func add(_ path: String, _ message: String) {
+    /// Where `path` (`services[2].restart.initialDelay`, `status`, `top level`) points in the
+    /// document, as indices; `memberIndex` adds the index of the member an issue is about in
+    /// the object the path names (an unknown or duplicate key). A path not in the document, or
+    /// a missing key, sorts last within its object.
+    private func position(of path: String, memberIndex: Int?) -> [Int] {
+        var indices: [Int] = []
+        var current = root
+        func step(_ key: String) -> Bool {
+            guard case .object(let members) = current, let index = members.firstIndex(where: { $0.key == key }) else { return false }
+            indices.append(index)
+            current = members[index].value
+            return true
+        }
+        if path != "top level" && !path.isEmpty {
+            for token in path.split(separator: ".") {
+                var name = Substring(token)
+                var subscripts: [Int] = []
+                while let open = name.lastIndex(of: "["), name.last == "]", let index = Int(name[name.index(after: open)..<name.index(before: name.endIndex)]) {
+                    subscripts.insert(index, at: 0)
+                    name = name[..<open]
+                }
+                if !name.isEmpty, !step(String(name)) { return indices + [Int.max] }
+                for index in subscripts {
+                    guard case .array(let items) = current, index < items.count else { return indices + [Int.max] }
+                    indices.append(index)
+                    current = items[index]
+                }
+            }
+        }
+        if let memberIndex {
+            indices.append(memberIndex)
+        } else if issuesMissingKey {
+            indices.append(Int.max - 1)
+        }
+        return indices
+    }
+
+    /// Set while an issue about a missing key is recorded (it goes after its object's members).
+    private var issuesMissingKey = false
+
+    mutating func add(_ path: String, _ message: String, memberIndex: Int? = nil) {
+        issuesMissingKey = message.hasPrefix("missing required key")
         issues.append(ConfigIssue(path, message))
+        positions.append(position(of: path, memberIndex: memberIndex))
+        issuesMissingKey = false
     }
 
     mutating func warn(_ path: String, _ message: String) {

@@ -126,9 +126,11 @@ private func load(_ json: String) throws -> PortvisorConfig {
     /// zone holding CR or LF used to split its message over several lines.
     @Test func stringsFromTheFileAreQuotedAsJSON() {
         #expect(problems(#"{ "ser\rt": 2, "services": [ { "name": "e", "kind": "echo", "port": 1, "p\"rt\n": 2, "p\"rt\n": 3 } ] }"#) == [
+            // In the file's order (issue "Unbreakable II" 14): the first unknown key, then the
+            // second, which is also the duplicate.
             #"services.json: top level: unknown key "ser\rt""#,
-            #"services.json: services[0]: duplicate key "p\"rt\n""#,
             #"services.json: services[0]: unknown key "p\"rt\n""#,
+            #"services.json: services[0]: duplicate key "p\"rt\n""#,
             #"services.json: services[0]: unknown key "p\"rt\n""#,
         ])
         let lines = problems(service(#"""
@@ -136,8 +138,8 @@ private func load(_ json: String) throws -> PortvisorConfig {
             { "name": "d", "kind": "daytime", "port": 2, "format": "\niso", "timeZone": "Europe/\n" }
             """#))
         #expect(lines == [
-            #"services.json: services[0].kind: unknown kind "e\u0000\u001fcho"; known kinds: \#(KindRegistry.names.joined(separator: ", "))"#,
             #"services.json: services[0].name: "a\nb" is not a valid name: 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit"#,
+            #"services.json: services[0].kind: unknown kind "e\u0000\u001fcho"; known kinds: \#(KindRegistry.names.joined(separator: ", "))"#,
             #"services.json: services[0].host: "::1\r" is not an IPv4 or IPv6 address or "localhost""#,
             #"services.json: services[1].format: "\niso" is not "iso8601", "rfc867", "rfc2822" or a strftime pattern containing "%""#,
             #"services.json: services[1].timeZone: unknown time zone "Europe/\n" (use "UTC", "local" or an IANA name such as "Europe/Paris")"#,

@@ -64,9 +64,9 @@ import Testing
         #expect(result.err.split(separator: "\n").map(String.init) == [
             #"\#(path): services[0].kind: unknown kind "ecko" (did you mean "echo"?); known kinds: \#(KindRegistry.names.joined(separator: ", "))"#,
             "\(path): services[0].port: 70000 is outside 0...65535",
+            #"\#(path): services[1].name: duplicate name "a" (first used by services[0])"#,
             #"\#(path): services[1]: unknown key "prot" (did you mean "port"?)"#,
             #"\#(path): services[1]: missing required key "port""#,
-            #"\#(path): services[1].name: duplicate name "a" (first used by services[0])"#,
         ])
     }
 
