@@ -20,6 +20,17 @@ struct ListenerSettings: Equatable {
     var acceptsPerWakeup = 64
 }
 
+/// What the listener does with its socket.
+enum ListenerMode: Equatable {
+    /// Accepts connections (TCP) or reports datagrams (UDP).
+    case accept
+    /// Bound, and watched for one readable event (a connection waiting), then `hold`: a
+    /// daemon started on demand.
+    case watch
+    /// Bound but never read: a program accepts on it (daemon). Only errors are watched.
+    case hold
+}
+
 /// What a listener reports to its owner.
 enum ListenerEvent {
     /// Bound and polled; `port` is the real one.
@@ -40,6 +51,12 @@ protocol ListenerOwner: AnyObject {
     /// The socket is readable (UDP).
     func datagramsReady(_ fd: Int32)
     func listener(_ listener: Listener, reported event: ListenerEvent)
+    /// `watch` mode: a connection is waiting to be accepted (the listener now holds).
+    func connectionWaiting(_ fd: Int32)
+}
+
+extension ListenerOwner {
+    func connectionWaiting(_ fd: Int32) {}
 }
 
 /// Loop-thread only.
@@ -75,6 +92,8 @@ final class Listener {
 
     private(set) var settings: ListenerSettings
     private(set) var phase = Phase.idle
+    /// accept, watch or hold (see ListenerMode); kept across rebinds.
+    private(set) var mode = ListenerMode.accept
     private unowned let owner: any ListenerOwner
     private let loop: EventLoop
     private let logger: Logger
@@ -147,6 +166,32 @@ final class Listener {
         bind(isRestart: false)
     }
 
+    /// The restart policy changes without a rebind (a daemon keeps its socket across reloads).
+    func update(restart: RestartPolicy) {
+        settings.restart = restart
+        backoff = BackoffPolicy(restart)
+    }
+
+    /// Switches what the listener does with its socket (see ListenerMode).
+    func set(mode next: ListenerMode) {
+        guard next != mode else { return }
+        mode = next
+        guard case .listening(let fd) = phase else { return }
+        try? loop.epoll.modify(fd, interest(for: next), token: token)
+    }
+
+    private func interest(for mode: ListenerMode) -> IOEvents {
+        mode == .hold ? [] : .readable  // errors and hang-ups are reported whatever the interest
+    }
+
+    /// The listening socket, while bound.
+    var descriptor: Int32? {
+        switch phase {
+        case .listening(let fd), .paused(let fd): return fd
+        default: return nil
+        }
+    }
+
     /// Closes for good (stop, removal). An adopted socket is closed too.
     func stop() {
         close()
@@ -173,7 +218,7 @@ final class Listener {
                 fd = try listenOrFallBack(port: port)
             }
             do {
-                try loop.epoll.add(fd, .readable, token: token)
+                try loop.epoll.add(fd, interest(for: mode), token: token)
             } catch {
                 if fd != adopted { Syscall.close(fd) }
                 throw error
@@ -308,7 +353,7 @@ final class Listener {
         case .paused(let fd):
             phase = .listening(fd: fd)
             do {
-                try loop.epoll.add(fd, .readable, token: token)
+                try loop.epoll.add(fd, interest(for: mode), token: token)
             } catch {
                 failed("\(error)")
             }
@@ -329,6 +374,14 @@ final class Listener {
         if events.contains(.error) || events.contains(.hangup) {
             let code = Socket.pendingError(fd)
             failed(code != 0 ? "listening socket: \(SystemError.describe(errno: code)) (errno: \(code))" : "listening socket hung up")
+            return
+        }
+        switch mode {
+        case .accept: break
+        case .hold: return
+        case .watch:
+            set(mode: .hold)
+            owner.connectionWaiting(fd)
             return
         }
         var peer: SocketAddress?

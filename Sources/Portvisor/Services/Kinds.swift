@@ -11,6 +11,7 @@ enum Kinds {
         KindEntry(TimeKind.self),
         KindEntry(QotdKind.self),
         KindEntry(ExecKind.self),
+        KindEntry(DaemonKind.self),
     ]
 
     private static let byName: [KindName: KindEntry] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

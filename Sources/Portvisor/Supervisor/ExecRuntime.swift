@@ -170,8 +170,9 @@ final class ExecRuntime: ServiceRuntime {
         let c = table[index]
         let fd = c.pointee.state.stderrFD
         guard fd >= 0 else { return }
+        let stats = self.stats
         let open = drainStderr(fd, pid: c.pointee.state.child.pid, lines: &c.pointee.state.lines, budget: &budget,
-                               context: context, stats: stats, final: final)
+                               context: context, dropped: { stats?.logLinesDropped.wrappingAdd(1, ordering: .relaxed) }, final: final)
         if !open || final {
             Syscall.close(fd)
             c.pointee.state.stderrFD = -1

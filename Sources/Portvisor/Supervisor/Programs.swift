@@ -120,7 +120,7 @@ struct LineBudget {
 /// Reads what a child wrote to its stderr pipe and logs it as `info NAME: [PID] LINE`.
 /// Returns false at end of file (the pipe is then closed).
 func drainStderr(_ fd: Int32, pid: Int32, lines: inout StderrLines, budget: inout LineBudget, context: EngineContext,
-                 stats: ProcessStats?, final: Bool = false) -> Bool {
+                 dropped: () -> Void, final: Bool = false) -> Bool {
     var open = true
     for _ in 0..<16 {
         let result: IOResult
@@ -136,17 +136,17 @@ func drainStderr(_ fd: Int32, pid: Int32, lines: inout StderrLines, budget: inou
             break
         }
         lines.feed(UnsafeRawBufferPointer(start: context.readBuffer, count: count)) { line in
-            logLine(line, pid: pid, budget: &budget, context: context, stats: stats)
+            logLine(line, pid: pid, budget: &budget, context: context, dropped: dropped)
         }
     }
-    if !open || final { lines.flush { logLine($0, pid: pid, budget: &budget, context: context, stats: stats) } }
+    if !open || final { lines.flush { logLine($0, pid: pid, budget: &budget, context: context, dropped: dropped) } }
     return open
 }
 
-private func logLine(_ line: String, pid: Int32, budget: inout LineBudget, context: EngineContext, stats: ProcessStats?) {
+private func logLine(_ line: String, pid: Int32, budget: inout LineBudget, context: EngineContext, dropped: () -> Void) {
     if budget.take(now: context.loop.now) {
         context.logger.info(context.name, event: "stderr", "[\(pid)] \(line)", fields: [JSONMember("pid", .int(Int(pid)))])
     } else {
-        stats?.logLinesDropped.wrappingAdd(1, ordering: .relaxed)
+        dropped()
     }
 }

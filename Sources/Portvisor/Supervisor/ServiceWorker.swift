@@ -52,6 +52,15 @@ protocol ServiceRuntime: AnyObject {
     /// Why the service cannot run at all (a user switch without the privilege), checked
     /// before binding; nil when it can.
     var unusable: String? { get }
+    /// The worker's listener, for a runtime that switches what it does (daemon).
+    func attach(_ listener: Listener)
+    /// `watch` mode: a connection waits (a daemon started on demand).
+    func connectionWaiting(_ fd: Int32)
+    /// The worker stops accepting (the listener is closed): a daemon is stopped at once.
+    func stopAccepting()
+    /// Whether new settings rebind the listener even when its address is unchanged (SPEC §6:
+    /// a changed service is rebound); a daemon keeps its socket and restarts its program on it.
+    var rebindsOnReconfigure: Bool { get }
 }
 
 extension ServiceRuntime {
@@ -59,6 +68,10 @@ extension ServiceRuntime {
     func listenerChanged(_ event: ListenerEvent) {}
     func shutdown() { closeAll(reason: "shutdown") }
     var unusable: String? { nil }
+    func attach(_ listener: Listener) {}
+    func connectionWaiting(_ fd: Int32) {}
+    func stopAccepting() {}
+    var rebindsOnReconfigure: Bool { true }
 }
 
 final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
@@ -105,6 +118,7 @@ final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
         runtime = Kinds.named(config.kind)?.makeRuntime(config, context) ?? UnservedRuntime()
         listener = Listener(Self.listenerSettings(config), owner: self, loop: loop, logger: logger,
                             timerOwner: Self.listenerTimer, adopted: adopted)
+        runtime.attach(listener)
         context.connectionClosed = { [unowned self] in self.connectionClosed() }
     }
 
@@ -182,6 +196,8 @@ final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
 
     func datagramsReady(_ fd: Int32) { runtime.datagramsReady(fd) }
 
+    func connectionWaiting(_ fd: Int32) { runtime.connectionWaiting(fd) }
+
     func listener(_ listener: Listener, reported event: ListenerEvent) {
         switch event {
         case .listening(_, let port):
@@ -223,9 +239,18 @@ final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
         config = next
         stats.update { $0.config = next }
         runtime.reconfigure(next)
+        let settings = Self.listenerSettings(next)
+        var sameAddress = settings
+        sameAddress.restart = listener.settings.restart
+        if !runtime.rebindsOnReconfigure && sameAddress == listener.settings {
+            logger.info(name, event: "reconfigured", "settings changed; the listening socket stays")
+            listener.update(restart: next.restart)
+            report(.done(ticket: ticket))
+            return
+        }
         logger.info(name, event: "reconfigured", "settings changed; rebinding")
         bindTicket = ticket
-        listener.reconfigure(Self.listenerSettings(next))
+        listener.reconfigure(settings)
     }
 
     private func stop(drainSeconds: Double, ticket: Int) {
@@ -235,6 +260,7 @@ final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
         }
         stopping = true
         listener.stop()
+        runtime.stopAccepting()
         stats.update { $0.state = .stopped }
         reportBindAttempt()
         report(.done(ticket: ticket))
