@@ -175,8 +175,10 @@ public struct ConfigValidator {
         let allowed = Self.commonServiceKeys + (kind.map { $0.optionKeys } ?? allKindKeys)
         checkDuplicates(fields, at: path)
         for (index, member) in fields.members.enumerated() where !allowed.contains(member.key) {
-            if let kind, let owner = Kinds.all.first(where: { $0.optionKeys.contains(member.key) }) {
-                add(fields.path(member.key), "\"\(member.key)\" is an option of kind \"\(owner.name)\", not of \"\(kind.name)\"")
+            let owners = Kinds.all.filter { $0.optionKeys.contains(member.key) }.map { "\"\($0.name)\"" }
+            if let kind, !owners.isEmpty {
+                let which = owners.count == 1 ? "kind \(owners[0])" : "kinds " + owners.dropLast().joined(separator: ", ") + " and " + owners.last!
+                add(fields.path(member.key), "\"\(member.key)\" is an option of \(which), not of \"\(kind.name)\"")
             } else {
                 unknownKey(member.key, among: Self.commonServiceKeys + allKindKeys, at: path, index: index)
             }

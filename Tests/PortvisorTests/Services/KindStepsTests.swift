@@ -34,14 +34,17 @@ private func isNone(_ step: Step) -> Bool {
         }
     }
 
-    @Test func noKeyBelongsToTwoKindsOrToEveryService() {
-        var owner: [String: String] = [:]
+    @Test func noKindKeyIsACommonKey() {
         for name in KindRegistry.names {
-            for key in KindRegistry.optionKeys(of: name) {
-                #expect(owner[key] == nil, "\(key) is a key of \(owner[key] ?? "") and \(name)")
-                #expect(!ConfigKeys.commonService.contains(key))
-                owner[key] = name
-            }
+            for key in KindRegistry.optionKeys(of: name) { #expect(!ConfigKeys.commonService.contains(key), "\(key) of \(name)") }
+            #expect(Set(KindRegistry.optionKeys(of: name)).count == KindRegistry.optionKeys(of: name).count)
+        }
+    }
+
+    @Test func aKeyOfSeveralKindsNamesThemAll() throws {
+        let json = #"{ "status": false, "services": [ { "name": "e", "kind": "echo", "port": 1, "command": ["/bin/true"] } ] }"#
+        #expect(throws: ConfigError.invalid(file: "s.json", issues: [ConfigIssue("services[0].command", #""command" is an option of kinds "exec" and "daemon", not of "echo""#)])) {
+            try ConfigLoader.parse(Array(json.utf8), path: "s.json")
         }
     }
 
