@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "CPortvisor.h"
 #include <pthread.h>
+#include <fcntl.h>
 #include <stdio.h>
 
 int cp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
@@ -9,6 +10,12 @@ int cp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
 }
 
 int cp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+long cp_splice(int from, int to, size_t count) {
+    return splice(from, NULL, to, NULL, count, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+int cp_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
 
 int cp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);

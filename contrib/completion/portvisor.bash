@@ -104,7 +104,7 @@ _portvisor() {
         connect:0) _portvisor_services ;;
         bench:0) _portvisor_reply 'rr stream connect sentence idle' ;;
         completion:0) _portvisor_reply 'bash zsh' ;;
-        help:0) _portvisor_reply 'run check status connect bench completion help daytime echo sentence discard chargen time qotd exec daemon' ;;
+        help:0) _portvisor_reply 'run check status connect bench completion help daytime echo sentence discard chargen time qotd exec daemon proxy' ;;
     esac
 }
 

@@ -22,6 +22,12 @@ int cp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 /// pipe2(2), also behind _GNU_SOURCE.
 int cp_pipe2(int fds[2], int flags);
 
+/// splice(2) between two descriptors, one of them a pipe (non-blocking, moving pages).
+long cp_splice(int from, int to, size_t count);
+
+/// F_SETPIPE_SZ: the pipe's capacity (rounded up to pages); returns it, or -1.
+int cp_set_pipe_size(int fd, int size);
+
 /// posix_spawn_file_actions_addchdir_np, for starting a child in another directory.
 int cp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 

@@ -12,6 +12,7 @@ enum Kinds {
         KindEntry(QotdKind.self),
         KindEntry(ExecKind.self),
         KindEntry(DaemonKind.self),
+        KindEntry(ProxyKind.self),
     ]
 
     private static let byName: [KindName: KindEntry] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

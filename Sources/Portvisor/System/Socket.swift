@@ -256,6 +256,12 @@ extension Socket {
         return sent == bytes.count
     }
 
+    /// TCP_NODELAY on: small writes go out at once (a proxy's round trips).
+    public static func setNoDelay(_ fd: Int32) {
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Sets close-on-exec on `fd` (a descriptor inherited from systemd).
     public static func setCloseOnExec(_ fd: Int32) {
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)

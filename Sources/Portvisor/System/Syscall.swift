@@ -93,3 +93,19 @@ public enum Syscall {
         return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
     }
 }
+
+extension Syscall {
+    /// splice(2) of up to `count` bytes from `from` to `to` (one of them a pipe), without
+    /// copying them through user space; non-blocking.
+    @inline(__always)
+    public static func splice(from: Int32, to: Int32, count: Int) throws(SystemError) -> IOResult {
+        try nonBlocking("splice") { cp_splice(from, to, count) }
+    }
+
+    /// A non-blocking pipe of at least `size` bytes (its capacity is returned).
+    public static func splicePipe(size: Int) throws(SystemError) -> (read: Int32, write: Int32, capacity: Int) {
+        let fds = try pipe(nonBlocking: true)
+        let capacity = cp_set_pipe_size(fds.write, Int32(clamping: size))
+        return (fds.read, fds.write, capacity > 0 ? Int(capacity) : 65536)
+    }
+}

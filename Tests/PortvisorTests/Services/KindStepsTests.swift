@@ -25,7 +25,7 @@ private func isNone(_ step: Step) -> Bool {
 
 @Suite struct KindRegistryTests {
     @Test func everyKindOnceInTheDocumentedOrder() {
-        #expect(KindRegistry.names == ["daytime", "echo", "sentence", "discard", "chargen", "time", "qotd", "exec", "daemon"])
+        #expect(KindRegistry.names == ["daytime", "echo", "sentence", "discard", "chargen", "time", "qotd", "exec", "daemon", "proxy"])
         #expect(Set(KindRegistry.names).count == KindRegistry.names.count)
         #expect(KindRegistry.udpNames == ["daytime", "echo", "discard", "chargen", "time", "qotd"])
         for name in KindRegistry.names {
