@@ -96,10 +96,11 @@ public struct ProgramOptions: Sendable, Equatable {
             let path = fields.path("environment")
             if case .object(let members) = value {
                 var seen = Set<String>()
-                for member in members {
+                for (index, member) in members.enumerated() {
                     let at = "\(path).\(member.key)"
                     guard isVariableName(member.key) else {
-                        validator.add(path, "\(ConfigValidator.quoted(member.key)) is not a variable name (letters, digits and _, not starting with a digit)")
+                        validator.add(path, "\(ConfigValidator.quoted(member.key)) is not a variable name (letters, digits and _, not starting with a digit)",
+                                      memberIndex: index)
                         continue
                     }
                     guard !reservedVariables.contains(member.key) else {
@@ -107,7 +108,7 @@ public struct ProgramOptions: Sendable, Equatable {
                         continue
                     }
                     guard seen.insert(member.key).inserted else {
-                        validator.add(path, "duplicate key \(ConfigValidator.quoted(member.key))")
+                        validator.add(path, "duplicate key \(ConfigValidator.quoted(member.key))", memberIndex: index)
                         continue
                     }
                     guard case .string(let text) = member.value, !text.utf8.contains(0) else {
