@@ -9,7 +9,11 @@ enum CheckCommand {
         case .failure(let error): return error.exitCode
         }
         let environment = PortEnvironment.current()
-        let reports = config.services.map { PortRegistry.report(port: $0.port, kind: $0.kind.rawValue, udp: $0.transport == .udp, in: environment) }
+        let reports = config.services.enumerated().map { index, service in
+            var report = PortRegistry.report(port: service.port, kind: service.kind.rawValue, udp: service.transport == .udp, in: environment)
+            report.warnings += config.warnings(forService: index)
+            return report
+        }
         if parsed.has("--json") {
             Output.out(JSONWriter.pretty(json(config, reports: reports)))
         } else {

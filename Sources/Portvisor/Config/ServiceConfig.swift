@@ -29,6 +29,12 @@ public struct PortvisorConfig: Sendable, Equatable {
         a.path == b.path && a.status == b.status && a.services == b.services && a.drainTimeout == b.drainTimeout
     }
 
+    /// What validation pointed out about service `index` (a user switch without the privilege).
+    public func warnings(forService index: Int) -> [String] {
+        let prefix = "services[\(index)]"
+        return warnings.filter { $0.path == prefix || $0.path.hasPrefix(prefix + ".") }.map(\.message)
+    }
+
     /// The service named `name`, if declared.
     public func service(named name: String) -> ServiceConfig? {
         services.first { $0.name == name }

@@ -293,6 +293,11 @@ final class DaemonRuntime: ServiceRuntime {
         }
     }
 
+    func drainMessage(drainSeconds: Double) -> String {
+        guard case .stopping(let child, _, _) = phase else { return "stopping" }
+        return "stopping pid \(child.pid): SIGTERM sent, SIGKILL after \(formatSeconds(options.program.stopTimeout))"
+    }
+
     func closeAll(reason: String) {
         // The drain deadline: the program already had SIGTERM at stopAccepting; SIGKILL follows
         // on its own timer.

@@ -61,6 +61,8 @@ protocol ServiceRuntime: AnyObject {
     /// Whether new settings rebind the listener even when its address is unchanged (SPEC §6:
     /// a changed service is rebound); a daemon keeps its socket and restarts its program on it.
     var rebindsOnReconfigure: Bool { get }
+    /// The log line for a stop that has to wait: connections draining, or a program stopping.
+    func drainMessage(drainSeconds: Double) -> String
 }
 
 extension ServiceRuntime {
@@ -68,6 +70,10 @@ extension ServiceRuntime {
     func listenerChanged(_ event: ListenerEvent) {}
     func shutdown() { closeAll(reason: "shutdown") }
     var unusable: String? { nil }
+    func drainMessage(drainSeconds: Double) -> String {
+        let live = liveCount
+        return "stopped accepting; draining \(live) connection\(live == 1 ? "" : "s") for up to \(formatSeconds(drainSeconds))"
+    }
     func attach(_ listener: Listener) {}
     func connectionWaiting(_ fd: Int32) {}
     func stopAccepting() {}
@@ -268,7 +274,7 @@ final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
         if live == 0 {
             loop.stop()
         } else {
-            logger.info(name, event: "draining", "stopped accepting; draining \(live) connection\(live == 1 ? "" : "s") for up to \(formatSeconds(drainSeconds))")
+            logger.info(name, event: "draining", runtime.drainMessage(drainSeconds: drainSeconds))
             loop.timers.schedule(Self.drainTimer, at: loop.now + Clock.nanos(drainSeconds))
         }
     }

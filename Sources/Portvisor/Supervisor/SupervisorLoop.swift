@@ -614,10 +614,11 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
 
     private func logPortWarnings(_ config: PortvisorConfig) {
         let environment = PortEnvironment.current()
-        for service in config.services where service.enabled {
+        for (index, service) in config.services.enumerated() where service.enabled {
             for warning in PortRegistry.report(port: service.port, kind: service.kind.rawValue, udp: service.transport == .udp, in: environment).warnings {
                 logger.warning(service.name, event: "port-warning", warning)
             }
+            for warning in config.warnings(forService: index) { logger.warning(service.name, event: "config-warning", warning) }
         }
     }
 }

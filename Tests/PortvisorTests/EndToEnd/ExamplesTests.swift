@@ -146,4 +146,26 @@ struct ReadmeExample: CustomStringConvertible {
                     == URL(fileURLWithPath: built).deletingLastPathComponent().standardizedFileURL.path)
         }
     }
+
+    /// examples/programs.json serves what the README shows, each service moved to port 0 (and the
+    /// proxy pointed at wherever its echo landed).
+    @Test func theProgramsExampleServesWhatTheReadmeShows() throws {
+        let file = try JSONSerialization.jsonObject(with: Data(Repository.read("examples/programs.json").utf8)) as? [String: Any]
+        let services = try #require(file?["services"] as? [[String: Any]])
+        func onPortZero(_ name: String, upstream: String? = nil) throws -> String {
+            var service = try #require(services.first { $0["name"] as? String == name })
+            service["port"] = 0
+            if let upstream { service["upstream"] = upstream }
+            return String(decoding: try JSONSerialization.data(withJSONObject: service), as: UTF8.self)
+        }
+        let server = try TestSupervisor(try onPortZero("hello"), try onPortZero("api"), try onPortZero("echo"))
+        let proxy = try TestSupervisor(try onPortZero("echo-proxy", upstream: "127.0.0.1:\(try server.port("echo"))"))
+        #expect(try server.connect("hello").readToEndText(timeout: 10) == "hello 127.0.0.1, this is hello\n")
+        let daemon = try server.connect("api").readToEndText(timeout: 10)
+        #expect(daemon.hasPrefix("daemon ") && daemon.hasSuffix(" on fd 3\n"), "\(daemon)")
+        let client = try proxy.connect("echo-proxy")
+        #expect(try client.exchange(Array("through the proxy".utf8)) == Array("through the proxy".utf8))
+        let shown = Self.readme.components(separatedBy: "portvisor connect --config examples/programs.json ")
+        #expect(shown.count == 4, "the README shows three connections to examples/programs.json")
+    }
 }
