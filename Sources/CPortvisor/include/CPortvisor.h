@@ -122,6 +122,22 @@ int cp_set_child_subreaper(void);
 /// TCP_INFO (tcpinfo.c): bytes received, and bytes sent and acknowledged by the peer.
 int cp_tcp_bytes(int fd, unsigned long long *received, unsigned long long *acked);
 
+/// NETLINK_SOCK_DIAG (sockdiag.c): a non-blocking, close-on-exec netlink socket, or -1 with errno.
+int cp_sock_diag_open(void);
+/// Sends one SOCK_DIAG_BY_FAMILY dump request (inet_diag_req_v2) for the ESTABLISHED TCP
+/// sockets of `family` whose local port is `port` (id.idiag_sport and a bytecode filter), asking
+/// for INET_DIAG_INFO (struct tcp_info). 0, or -1 with errno.
+int cp_sock_diag_request(int fd, unsigned char family, unsigned short port, unsigned int sequence);
+/// The layout of the replies, from <linux/netlink.h>, <linux/inet_diag.h> and <linux/tcp.h>:
+/// header sizes, alignments, message and attribute types, and byte offsets of the fields read.
+extern const unsigned int cp_nlmsg_header_size, cp_nlmsg_align, cp_nlmsg_error, cp_nlmsg_done;
+extern const unsigned int cp_sock_diag_by_family, cp_nla_header_size, cp_nla_align, cp_nla_type_mask;
+extern const unsigned int cp_inet_diag_info, cp_inet_diag_msg_size, cp_inet_diag_msg_family;
+extern const unsigned int cp_inet_diag_msg_state, cp_inet_diag_msg_sport, cp_inet_diag_msg_dport;
+extern const unsigned int cp_inet_diag_msg_src, cp_inet_diag_msg_dst, cp_inet_diag_msg_if;
+extern const unsigned int cp_inet_diag_msg_inode, cp_tcp_established;
+extern const unsigned int cp_tcpi_bytes_acked, cp_tcpi_bytes_received;
+
 static const int CP_CLD_EXITED = CLD_EXITED;
 static const int CP_CLD_KILLED = CLD_KILLED;
 static const int CP_CLD_DUMPED = CLD_DUMPED;
