@@ -40,7 +40,7 @@ final class DaemonRuntime: ServiceRuntime {
     private var stopping = false
     private var started = false
     /// When each established connection (by socket inode) was first seen, for `since`.
-    private var firstSeen: [UInt32: WallTime] = [:]
+    private var firstSeen: [SocketAddress: WallTime] = [:]
 
     init(_ config: ServiceConfig, context: EngineContext) {
         self.context = context
@@ -319,24 +319,21 @@ final class DaemonRuntime: ServiceRuntime {
         }
     }
 
-    /// The connections the kernel has established on the service's socket.
+    /// The connections the kernel has established on the service's socket, those still in its
+    /// accept queue included (NETLINK_SOCK_DIAG). `since` is when status first saw each one, by
+    /// peer (the local address is the service's own): the kernel does not keep a start time.
     func liveConnections() -> [LiveConnection] {
         guard let socket = listener.descriptor, let local = try? Socket.localAddress(socket),
-              let established = try? kernelConnections(on: local) else { return [] }
+              let established = try? SocketDiagnostics.established(on: local) else { return [] }
         let now = Clock.wall()
-        var seen: [UInt32: WallTime] = [:]
+        var seen: [SocketAddress: WallTime] = [:]
         let list = established.map { connection -> LiveConnection in
-            let since = firstSeen[connection.inode] ?? now
-            seen[connection.inode] = since
+            let since = firstSeen[connection.peer] ?? now
+            seen[connection.peer] = since
             return LiveConnection(peer: connection.peer, since: since, bytesIn: connection.bytesReceived, bytesOut: connection.bytesSent)
         }
         firstSeen = seen
         context.stats.live.store(list.count, ordering: .relaxed)
         return list
-    }
-
-    /// Placeholder until System/SocketDiagnostics lands (NETLINK_SOCK_DIAG).
-    private func kernelConnections(on local: SocketAddress) throws(SystemError) -> [(peer: SocketAddress, inode: UInt32, bytesReceived: Int, bytesSent: Int)] {
-        []
     }
 }

@@ -112,4 +112,46 @@ while True:
         #expect(Date().timeIntervalSince(started) < 3)  // not the drain: the daemon got SIGTERM at once
         #expect(!ProcessTree.isAlive(pid))
     }
+
+    /// `live` is what the kernel has established on the daemon's socket: each client with its
+    /// peer and byte counts, the one still in the accept queue too; a closed one drops out.
+    @Test func liveListsTheKernelsConnectionsWithTheirByteCounts() throws {
+        // Accepts two connections, echoes what each sends, and leaves every later one queued.
+        let holder = try directory.write("holder.py", """
+        import socket
+        s = socket.socket(fileno=3)
+        held = []
+        for _ in range(2):
+            c, _ = s.accept()
+            c.sendall(c.recv(100))
+            held.append(c)
+        import time
+        time.sleep(60)
+        """)
+        let server = try TestSupervisor(#"{ "name": "d", "kind": "daemon", "port": 0, "command": ["/usr/bin/python3", "\#(holder)"] }"#)
+        let port = try server.port("d")
+        var clients: [TestClient] = []
+        for message in ["one", "three"] {
+            let client = try TestClient(port: port)
+            try client.send(message)
+            #expect(try client.read(count: message.utf8.count, timeout: 10) == Array(message.utf8))
+            clients.append(client)
+        }
+        let queued = try TestClient(port: port)
+        try queued.send("queued")
+        let names = clients.map(\.localAddress) + [queued.localAddress]
+        let snapshot = try server.waitFor("d") { snapshot in
+            let live = snapshot.connections ?? []
+            return live.count == 3 && live.filter { $0.bytesOut > 0 }.count == 2 && live.allSatisfy { $0.bytesIn > 0 }
+        }
+        let live = try #require(snapshot.connections)
+        #expect(Set(live.map(\.peer.description)) == Set(names))
+        let bytes = Dictionary(uniqueKeysWithValues: live.map { ($0.peer.description, [$0.bytesIn, $0.bytesOut]) })
+        #expect(bytes[names[0]] == [3, 3] && bytes[names[1]] == [5, 5] && bytes[names[2]] == [6, 0], "\(bytes)")
+        #expect(snapshot.live == 3)
+        clients[0].close()
+        let after = try server.waitFor("d") { ($0.connections ?? []).count == 2 }
+        #expect(Set((after.connections ?? []).map(\.peer.description)) == [names[1], names[2]])
+        #expect(after.connections?.first { $0.peer.description == names[1] }?.since == live.first { $0.peer.description == names[1] }?.since)
+    }
 }

@@ -114,7 +114,7 @@ final class TestUpstream: @unchecked Sendable {
         let silent = try Socket.listen(on: SocketAddress(ip: .loopbackV4, port: 0), backlog: 0)
         defer { Syscall.close(silent) }
         let port = Int(try Socket.localAddress(silent).port)
-        let fillers = try (0..<3).compactMap { _ in try? Socket.connect(to: SocketAddress(ip: .loopbackV4, port: UInt16(port)), timeout: 0.3) }
+        let fillers = (0..<3).compactMap { _ in try? Socket.connect(to: SocketAddress(ip: .loopbackV4, port: UInt16(port)), timeout: 0.3) }
         defer { fillers.forEach { Syscall.close($0) } }
         let server = try TestSupervisor(proxy(port, #", "connectTimeout": 0.5"#))
         let start = Date()

@@ -10,6 +10,8 @@ import Testing
 
 final class TestClient {
     let fd: Int32
+    /// This end's address, as status shows the peer ("127.0.0.1:PORT").
+    let localAddress: String
     private(set) var closed = false
 
     /// Connects to 127.0.0.1:`port` (or `host`) within `timeout` seconds, from `source` when
@@ -21,6 +23,7 @@ final class TestClient {
             return SocketAddress(ip: address, port: 0)
         }
         fd = try Socket.connect(to: SocketAddress(ip: ip, port: UInt16(port)), timeout: timeout, from: local)
+        localAddress = (try? Socket.localAddress(fd))?.description ?? ""
     }
 
     deinit { close() }
