@@ -118,6 +118,10 @@ public struct ConfigValidator {
             }
         }
         checkServiceKeys(fields, kind: kind, at: path)
+        for rule in kind?.inapplicableKeys ?? [] where fields.value(rule.key) != nil {
+            let message = "\"\(rule.key)\" does not apply to kind \"\(kind?.name.rawValue ?? "")\": \(rule.reason)"
+            if rule.error { add(fields.path(rule.key), message) } else { warn(fields.path(rule.key), message) }
+        }
         let kindID = kind?.name
         let kindTransports = kind?.transports ?? [.tcp, .udp]
 

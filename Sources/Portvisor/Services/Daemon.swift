@@ -29,6 +29,17 @@ public struct DaemonOptions: ProgramKindOptions, Equatable {
 
 enum DaemonKind: ServiceKind {
     static let name = KindName.daemon
+    /// Portvisor never accepts on a daemon's socket: an access rule or a per-source limit set
+    /// here would not be enforced, so it is an error; the rest only have no effect.
+    static let inapplicableKeys = [
+        InapplicableKey(key: "allow", reason: "Portvisor never accepts on a daemon's socket, the program does (filter in the program, or put a proxy service in front)", error: true),
+        InapplicableKey(key: "deny", reason: "Portvisor never accepts on a daemon's socket, the program does (filter in the program, or put a proxy service in front)", error: true),
+        InapplicableKey(key: "maxConnectionsPerSource", reason: "Portvisor never accepts on a daemon's socket, the program does (limit in the program, or put a proxy service in front)", error: true),
+        InapplicableKey(key: "maxConnectionRatePerSource", reason: "Portvisor never accepts on a daemon's socket, the program does (limit in the program, or put a proxy service in front)", error: true),
+        InapplicableKey(key: "maxConnections", reason: "Portvisor never accepts on a daemon's socket, the program does", error: false),
+        InapplicableKey(key: "idleTimeout", reason: "Portvisor never accepts on a daemon's socket, the program does", error: false),
+        InapplicableKey(key: "writeTimeout", reason: "Portvisor never accepts on a daemon's socket, the program does", error: false),
+    ]
     static let summary = "hands the listening socket to one long-running `command` as fd 3 (sd_listen_fds), restarted when it exits"
     static let optionKeys = ProgramOptions.keys + ["start"]
     static var defaultOptions: any KindOptions { DaemonOptions(program: ProgramOptions(command: [])) }

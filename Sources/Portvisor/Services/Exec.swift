@@ -23,6 +23,10 @@ public struct ExecOptions: ProgramKindOptions, Equatable {
 
 enum ExecKind: ServiceKind {
     static let name = KindName.exec
+    static let inapplicableKeys = [
+        InapplicableKey(key: "idleTimeout", reason: "the program owns the connection (use runtimeMax)", error: false),
+        InapplicableKey(key: "writeTimeout", reason: "the program owns the connection (use runtimeMax)", error: false),
+    ]
     static let summary = "starts `command` per connection, the socket as its stdin and stdout (inetd nowait, tcpserver)"
     static let optionKeys = ProgramOptions.keys + ["runtimeMax"]
     static var defaultOptions: any KindOptions { ExecOptions(program: ProgramOptions(command: [])) }

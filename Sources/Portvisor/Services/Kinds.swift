@@ -26,6 +26,7 @@ struct KindEntry: Sendable {
     let summary: String
     let optionKeys: [String]
     let transports: [TransportProtocol]
+    let inapplicableKeys: [InapplicableKey]
     let defaultOptions: any KindOptions
     let readOptions: @Sendable (Fields, inout ConfigValidator) -> any KindOptions
     let makeStats: @Sendable () -> (any KindStats)?
@@ -36,6 +37,7 @@ struct KindEntry: Sendable {
         summary = Kind.summary
         optionKeys = Kind.optionKeys
         transports = Kind.transports
+        inapplicableKeys = Kind.inapplicableKeys
         defaultOptions = Kind.defaultOptions
         readOptions = { fields, validator in Kind.options(fields, &validator) }
         makeStats = { Kind.makeStats() }

@@ -39,6 +39,8 @@ protocol ServiceKind: Sendable {
     static var optionKeys: [String] { get }
     /// The transports it serves; TCP first.
     static var transports: [TransportProtocol] { get }
+    /// Common keys that mean nothing for this kind, and what `check` says when one is set.
+    static var inapplicableKeys: [InapplicableKey] { get }
     /// The options an entry that sets none gets (`ServiceConfig`'s initialiser uses them).
     static var defaultOptions: any KindOptions { get }
     /// Reads and validates the kind's options of one entry; every problem goes to `validator`.
@@ -51,10 +53,19 @@ protocol ServiceKind: Sendable {
 
 extension ServiceKind {
     static var transports: [TransportProtocol] { [.tcp] }
+    static var inapplicableKeys: [InapplicableKey] { [] }
     static var defaultOptions: any KindOptions { NoOptions() }
     static var optionKeys: [String] { [] }
     static func options(_ fields: Fields, _ validator: inout ConfigValidator) -> any KindOptions { defaultOptions }
     static func makeStats() -> (any KindStats)? { nil }
+}
+
+/// A common key a kind cannot honour. An `error` is a key whose silent absence would be unsafe
+/// (an access rule nobody enforces); a warning one that only has no effect.
+struct InapplicableKey: Sendable {
+    let key: String
+    let reason: String
+    let error: Bool
 }
 
 /// Counters a kind keeps beside the common ones, shared by its worker (the writer) and status

@@ -157,6 +157,23 @@ func shell(_ script: String) -> String {
         #expect(problems(#"{ "name": "x", "kind": "exec", "port": 1, "command": ["/bin/true"], "user": "root", "runtimeMax": 5 }"#) == [])
     }
 
+    /// A common key a program kind cannot honour: an access rule on a daemon (nobody would
+    /// enforce it) is an error, a timeout that has no effect a warning.
+    @Test func keysTheProgramKindsCannotHonour() throws {
+        func load(_ service: String) -> Result<PortvisorConfig, ConfigError> {
+            Result { () throws(ConfigError) in try ConfigLoader.parse(Array(#"{ "status": false, "services": [ \#(service) ] }"#.utf8), path: "s.json") }
+        }
+        let daemon = #"{ "name": "d", "kind": "daemon", "port": 1, "command": ["/bin/true"], "allow": ["10.0.0.0/8"], "maxConnectionRatePerSource": 5 }"#
+        guard case .failure(let error) = load(daemon) else { Issue.record("accepted \(daemon)"); return }
+        #expect(error.lines == [
+            #"s.json: services[0].allow: "allow" does not apply to kind "daemon": Portvisor never accepts on a daemon's socket, the program does (filter in the program, or put a proxy service in front)"#,
+            #"s.json: services[0].maxConnectionRatePerSource: "maxConnectionRatePerSource" does not apply to kind "daemon": Portvisor never accepts on a daemon's socket, the program does (limit in the program, or put a proxy service in front)"#])
+        let config = try load(#"{ "name": "d", "kind": "daemon", "port": 1, "command": ["/bin/true"], "idleTimeout": 3 }"#).get()
+        #expect(config.warnings(forService: 0) == [#""idleTimeout" does not apply to kind "daemon": Portvisor never accepts on a daemon's socket, the program does"#])
+        let exec = try load(#"{ "name": "e", "kind": "exec", "port": 1, "command": ["/bin/true"], "writeTimeout": 3, "allow": ["127.0.0.0/8"] }"#).get()
+        #expect(exec.warnings(forService: 0) == [#""writeTimeout" does not apply to kind "exec": the program owns the connection (use runtimeMax)"#])
+    }
+
     @Test func aUserSwitchWithoutThePrivilegeFailsTheServiceAtOnce() throws {
         guard geteuid() == 0, Repository.hasTool("setpriv") else { return }
         // As nobody, with no capabilities, a service that must run as root cannot start.
