@@ -27,6 +27,16 @@ void cp_set_thread_name(const char *name) {
     pthread_setname_np(pthread_self(), truncated);
 }
 
+int cp_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    *pid = credentials.pid;
+    *uid = credentials.uid;
+    *gid = credentials.gid;
+    return 0;
+}
+
 int cp_errno(void) { return errno; }
 
 int cp_epoll_ctl(int epfd, int op, int fd, unsigned int events, unsigned long long token) {

@@ -63,7 +63,7 @@ public enum ArgumentParser {
             if result.positionals.count < required {
                 throw UsageError("missing \(spec.arguments[result.positionals.count].name)")
             }
-            if result.positionals.count > spec.arguments.count {
+            if result.positionals.count > spec.arguments.count && spec.arguments.last?.repeats != true {
                 throw UsageError("unexpected argument \"\(result.positionals[spec.arguments.count])\"")
             }
         }

@@ -46,12 +46,21 @@ public struct ArgumentSpec: Sendable {
     public let optional: Bool
     /// What completions offer for it.
     public let completion: ValueCompletion
+    /// The last argument may be given many times (`SERVICE...`).
+    public let repeats: Bool
 
-    public init(name: String, help: String, optional: Bool, completion: ValueCompletion = .none) {
+    public init(name: String, help: String, optional: Bool, completion: ValueCompletion = .none, repeats: Bool = false) {
         self.name = name
         self.help = help
         self.optional = optional
         self.completion = completion
+        self.repeats = repeats
+    }
+
+    /// `SERVICE...`, `[NAME]`.
+    var usage: String {
+        let base = repeats ? name + "..." : name
+        return optional ? "[\(base)]" : base
     }
 }
 
@@ -67,7 +76,7 @@ public struct CommandSpec: Sendable {
     /// `portvisor check [--config PATH] [--json]`.
     public var usage: String {
         var parts = ["portvisor", name]
-        for argument in arguments { parts.append(argument.optional ? "[\(argument.name)]" : argument.name) }
+        for argument in arguments { parts.append(argument.usage) }
         for option in options {
             parts.append(option.valueName.map { "[\(option.name) \($0)]" } ?? "[\(option.name)]")
         }
@@ -103,6 +112,11 @@ public enum CommandLineSpec {
     static let config = OptionSpec("--config", value: "PATH", completion: .file,
                                    help: "services.json to use (default: $PORTVISOR_CONFIG, else ./services.json)")
     static let json = OptionSpec("--json", help: "print JSON instead of a table")
+    static let control = OptionSpec("--control", value: "PATH", completion: .file,
+                                    help: "the supervisor's control socket (default: the config's \"control\", else the default path)")
+    static let services = ArgumentSpec(name: "SERVICE", help: "a service of the running supervisor", optional: false,
+                                       completion: .service, repeats: true)
+    static let controlExitCodes = "Exit codes: 0 done, 64 usage or unknown service, 69 control socket unreachable, 77 permission denied."
 
     /// The keys every service takes, whatever its kind (for `portvisor help KIND`).
     public static let commonServiceKeys = ConfigKeys.commonService
@@ -142,6 +156,53 @@ public enum CommandLineSpec {
             ],
             details: """
             Exit codes: 0 every enabled service running, 3 one is not, 69 endpoint unreachable.
+            """),
+        CommandSpec(
+            name: "stop", summary: "Stop services of the running supervisor until 'portvisor start'.",
+            arguments: [services], options: [config, control, json],
+            details: """
+            Each service stops accepting at once (state stopped, "stoppedBy": "control"); its live
+            connections drain for up to drainTimeout. It stays stopped across reloads until
+            'portvisor start'. Unknown names change nothing and are listed with the known ones.
+            \(controlExitCodes)
+            """),
+        CommandSpec(
+            name: "start", summary: "Start stopped or failed services of the running supervisor now.",
+            arguments: [services], options: [config, control, json],
+            details: """
+            A stopped service gets a new listener; a failed or backing-off one tries again at once
+            with its backoff and maxRestarts count reset. Waits for each bind attempt and prints
+            the state it led to.
+            \(controlExitCodes)
+            """),
+        CommandSpec(
+            name: "restart", summary: "Rebind services of the running supervisor; live connections keep going.",
+            arguments: [services], options: [config, control, json],
+            details: """
+            The listener is closed and bound again at once (a daemon: its program is restarted on
+            the same socket); connections already accepted are not touched. A stopped service is
+            started.
+            \(controlExitCodes)
+            """),
+        CommandSpec(
+            name: "reload", summary: "Reload the running supervisor's config, wait, and print what changed.",
+            arguments: [],
+            options: [OptionSpec("--dry-run", help: "validate the file and print the plan without changing anything"), config, control, json],
+            details: """
+            Like SIGHUP: the supervisor rereads its config file, then prints per service unchanged,
+            changed, added or removed, the action taken, the state it led to and every error. An
+            invalid file changes nothing: every problem is printed as check does (exit 78).
+            \(controlExitCodes) 78 invalid config.
+            """),
+        CommandSpec(
+            name: "kill", summary: "Close live connections of a service (an exec child: SIGTERM to its group).",
+            arguments: [ArgumentSpec(name: "SERVICE", help: "a service of the running supervisor", optional: false, completion: .service),
+                        ArgumentSpec(name: "PEER|all", help: "ADDRESS:PORT of one connection, as status lists it, or all", optional: false)],
+            options: [config, control, json],
+            details: """
+            A connection from PEER that is not live is an error (64); all with none live is not.
+            A daemon's connections belong to its program: restart it instead.
+            \(controlExitCodes)
             """),
         CommandSpec(
             name: "connect", summary: "Connect to a service: stdin to the socket, the socket to stdout.",

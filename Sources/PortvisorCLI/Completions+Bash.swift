@@ -73,7 +73,9 @@ extension Completions {
         ]
         for command in CommandLineSpec.commands {
             for (index, argument) in command.arguments.enumerated() where argument.completion != .none {
-                lines.append("        \(command.name):\(index)) \(action(argument.completion)) ;;")
+                // A repeated last argument (SERVICE...) completes at every position from its own.
+                let position = argument.repeats ? "*" : String(index)
+                lines.append("        \(command.name):\(position)) \(action(argument.completion)) ;;")
             }
         }
         lines += [

@@ -53,7 +53,8 @@ extension Completions {
             var specs: [String] = []
             for (index, argument) in command.arguments.enumerated() {
                 let colons = argument.optional ? "::" : ":"
-                specs.append(Completions.singleQuoted("\(index + 1)\(colons)\(message(argument.name)):\(action(argument.completion))"))
+                let position = argument.repeats ? "*" : String(index + 1)
+                specs.append(Completions.singleQuoted("\(position)\(colons)\(message(argument.name)):\(action(argument.completion))"))
             }
             for option in command.options {
                 let value = option.valueName.map { ":\(message($0)):\(action(option.completion))" } ?? ""

@@ -43,10 +43,23 @@ enum ConnectCommand {
             }
             return .success((target, address))
         }
-        let config: PortvisorConfig
-        switch PortvisorCLI.loadConfig(parsed) {
-        case .success(let loaded): config = loaded
-        case .failure(let error): return .failure(.init(code: error.exitCode))
+        let located = Locator.locate(parsed)
+        guard let config = located.config else {
+            // The file is broken or missing: the running supervisor knows its services.
+            let problem = located.problem ?? .unreadable(file: "services.json", reason: "not loaded")
+            guard let running = Locator.running(located) else {
+                Locator.printProblems(problem)
+                return .failure(.init(code: problem.exitCode))
+            }
+            Locator.warnAboutFile(problem, command: command, running: running)
+            guard let service = running.services.first(where: { $0.name == target && $0.transport == "tcp" }) ?? running.services.first(where: { $0.name == target }),
+                  let ip = IPAddress(parsing: service.host), service.port > 0 else {
+                let names = running.services.map(\.name)
+                let hint = Suggestion.closest(to: target, in: names).map { " (did you mean \"\($0)\"?)" } ?? ""
+                Diagnostics.error("portvisor \(command): the running supervisor has no service named \"\(target)\"\(hint); it runs: \(names.joined(separator: ", "))")
+                return .failure(.init(code: ExitCode.usage))
+            }
+            return .success((target, SocketAddress(ip: StatusCommand.loopbackIfWildcard(ip), port: UInt16(service.port))))
         }
         return lookup(target, in: config, command: command)
             .flatMap { address(of: $0, in: config, timeout: timeout, command: command) }
@@ -77,7 +90,7 @@ enum ConnectCommand {
         }
         let endpoint = SocketAddress(ip: StatusCommand.loopbackIfWildcard(status.address), port: UInt16(status.port))
         do {
-            let reply = try HTTPClient.get("/status", from: endpoint, timeout: timeout)
+            let reply = try HTTPClient.get("/status", from: endpoint, timeout: timeout, token: status.token)
             if case .array(let services)? = try? JSONParser.parse(reply.body)["services"],
                let entry = services.first(where: { $0["name"] == .string(name) }),
                case .number(let port)? = entry["port"], let bound = port.integer, bound > 0, bound <= 65535 {

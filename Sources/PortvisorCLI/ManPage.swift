@@ -36,7 +36,8 @@ public enum ManPage {
             page.macro("SY", "portvisor")
             page.line(Roff.bold(command.name))
             for argument in command.arguments {
-                page.line(argument.optional ? "[\(Roff.italic(Roff.escape(argument.name)))]" : Roff.italic(Roff.escape(argument.name)))
+                let name = Roff.italic(Roff.escape(argument.name)) + (argument.repeats ? "\\&...\\&" : "")
+                page.line(argument.optional ? "[\(name)]" : name)
             }
             for option in command.options {
                 page.line("[\(Roff.bold(Roff.escape(option.name)))\(option.valueName.map { " " + Roff.italic(Roff.escape($0)) } ?? "")]")
@@ -108,9 +109,17 @@ public enum ManPage {
             ("/etc/services", "Registered port names, shown by check and in the status endpoint's registeredName."),
             ("/proc/sys/net/ipv4/ip_local_port_range", "The kernel's ephemeral range; check warns about ports inside it."),
             ("/usr/share/zoneinfo", "The tz database behind the daytime service's timeZone."),
+            ("/run/portvisor/control.sock, $XDG_RUNTIME_DIR/portvisor/control.sock, /tmp/portvisor-UID/control.sock",
+             """
+             The control socket run listens on when the config has no "control" key (for root, for a user
+             with a runtime directory, else): directory mode 0700, socket mode 0600; only root and the
+             supervisor's own user may send commands (SO_PEERCRED). stop, start, restart, reload and kill
+             use it, and status and connect fall back on it when services.json is broken.
+             """),
         ]),
         ("ENVIRONMENT", nil, [
             ("PORTVISOR_CONFIG", "The config file when --config is not given."),
+            ("PORTVISOR_CONTROL", "An absolute path that replaces the default control socket path (for run and the commands)."),
             ("LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES",
              """
              systemd socket activation (run): when LISTEN_PID is this process, a passed socket named like a
@@ -148,17 +157,18 @@ public enum ManPage {
             ("1", "bench: a reply failed verification (an echo differed, or a reply was not one line)."),
             ("2", "bench: connections failed (refused, reset, closed early, timed out) or nothing was measured; stderr says why."),
             ("3", "status: an enabled service is not running."),
-            ("64", "Usage error: an unknown command or option, an unknown service name, a value over a cap; bench: a service it cannot measure (UDP, or a kind that does not speak the mode)."),
+            ("64", "Usage error: an unknown command or option, an unknown service name, a value over a cap; bench: a service it cannot measure (UDP, or a kind that does not speak the mode); kill: no live connection from that peer."),
             ("66", "The config file is missing, not a regular file, or unreadable."),
-            ("69", "The service or the status endpoint cannot be reached (also when the config turns the endpoint off)."),
+            ("69", "The service, the status endpoint or the control socket cannot be reached (also when the config turns the endpoint off); run: a supervisor already runs this config (its pid is named)."),
             ("70", "Internal error: a thread or descriptor the supervisor needs could not be created; bench's watchdog."),
+            ("77", "Permission denied: the control socket refused this user (only root and the supervisor's own user may control it); status: the endpoint wants a token (status.tokenFile) it was not given."),
             ("78", "The config is invalid: empty, over 1 MiB, not JSON, or failing validation."),
         ]),
         ("SEE ALSO",
          """
          inetd(8), xinetd(8), services(5), systemd.service(5), systemd.socket(5), sd_notify(3),
          systemd-socket-activate(1), prometheus(1). In the source tree: README.md,
-         docs/configuration.md, docs/status.md, docs/operations.md.
+         docs/configuration.md, docs/status.md, docs/control.md, docs/operations.md.
          """, []),
     ]
 }

@@ -46,6 +46,7 @@ public enum PortvisorCLI {
         case "status": return StatusCommand.run(parsed)
         case "connect": return ConnectCommand.run(parsed)
         case "bench": return BenchCommand.run(parsed)
+        case "stop", "start", "restart", "reload", "kill": return ControlCommand.run(parsed, verb: spec.name)
         case "completion": return CompletionCommand.run(parsed)
         case "help": return HelpCommand.run(parsed)
         default:

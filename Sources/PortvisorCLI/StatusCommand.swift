@@ -10,13 +10,14 @@ enum StatusCommand {
             return ExitCode.usage
         }
         let address: SocketAddress
+        let token: String?
         switch endpoint(parsed, command: "status") {
-        case .success(let found): address = found
+        case .success(let found): (address, token) = (found.address, found.token)
         case .failure(let exit): return exit.code
         }
         let reply: HTTPReply
         do {
-            reply = try HTTPClient.get("/status", from: address)
+            reply = try HTTPClient.get("/status", from: address, token: token)
         } catch {
             if case .malformed = error {
                 Diagnostics.error("portvisor status: what \(address) sent is \(error)")
@@ -24,6 +25,10 @@ enum StatusCommand {
                 Diagnostics.error("portvisor status: cannot reach the status endpoint at \(address): \(error)")
             }
             return ExitCode.unavailable
+        }
+        if reply.status == 401 {
+            Diagnostics.error("portvisor status: \(address) wants a token (status.tokenFile) and \(token == nil ? "none was found in the config" : "refused the one in the config's tokenFile")")
+            return ExitCode.permissionDenied
         }
         guard reply.status == 200, let document = try? JSONParser.parse(reply.body), case .array(let services)? = document["services"] else {
             Diagnostics.error("portvisor status: \(address) did not answer with a status document (HTTP \(reply.status))")
@@ -33,37 +38,56 @@ enum StatusCommand {
         // values and order, with nothing unprintable left raw (the peer's bytes are not copied).
         Output.out(parsed.has("--json") ? JSONWriter.pretty(document) : table(document, services: services))
         let allRunning = services.allSatisfy { service in
-            service["enabled"] == .bool(false) || service["state"] == .string("running")
+            service["enabled"] == .bool(false) || service["state"] == .string("running") || service["stoppedBy"] == .string("control")
         }
         return allRunning ? ExitCode.ok : ExitCode.notRunning
     }
 
     struct Exit: Error { let code: Int32 }
 
+    /// Where to ask, and the bearer token to send (status.tokenFile).
+    struct Endpoint {
+        var address: SocketAddress
+        var token: String?
+    }
+
     /// The status endpoint from `--status HOST:PORT`, else from the config (a wildcard host
-    /// means loopback). Prints why when there is none.
-    static func endpoint(_ parsed: ParsedArguments, command: String) -> Result<SocketAddress, Exit> {
+    /// means loopback), else — the file broken, or the port 0 — from the running supervisor's
+    /// control socket. Prints why when there is none.
+    static func endpoint(_ parsed: ParsedArguments, command: String) -> Result<Endpoint, Exit> {
+        let located = Locator.locate(parsed)
         if let text = parsed.value("--status") {
             guard let address = SocketAddress(parsing: text) else {
                 Diagnostics.error("portvisor \(command): --status: \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:20080 or [::1]:20080)")
                 return .failure(Exit(code: ExitCode.usage))
             }
-            return .success(address)
+            return .success(Endpoint(address: address, token: located.config?.status?.token))
         }
-        let config: PortvisorConfig
-        switch PortvisorCLI.loadConfig(parsed) {
-        case .success(let loaded): config = loaded
-        case .failure(let error): return .failure(Exit(code: error.exitCode))
-        }
-        guard let status = config.status else {
-            Diagnostics.error("portvisor \(command): the status endpoint is off in \(config.path) (\"status\": false)")
+        if let config = located.config {
+            guard let status = config.status else {
+                Diagnostics.error("portvisor \(command): the status endpoint is off in \(config.path) (\"status\": false)")
+                return .failure(Exit(code: ExitCode.unavailable))
+            }
+            if status.port != 0 {
+                return .success(Endpoint(address: SocketAddress(ip: loopbackIfWildcard(status.address), port: UInt16(status.port)), token: status.token))
+            }
+            if let running = Locator.running(located), let found = endpoint(of: running) { return .success(found) }
+            Diagnostics.error("portvisor \(command): the status endpoint in \(config.path) has port 0 (the kernel picks it) and no supervisor answers on the control socket; pass --status HOST:PORT from the log")
             return .failure(Exit(code: ExitCode.unavailable))
         }
-        guard status.port != 0 else {
-            Diagnostics.error("portvisor \(command): the status endpoint in \(config.path) has port 0 (the kernel picks it); pass --status HOST:PORT from the log")
-            return .failure(Exit(code: ExitCode.unavailable))
+        let problem = located.problem ?? .unreadable(file: "services.json", reason: "not loaded")
+        if let running = Locator.running(located), let found = endpoint(of: running) {
+            Locator.warnAboutFile(problem, command: command, running: running)
+            return .success(found)
         }
-        return .success(SocketAddress(ip: loopbackIfWildcard(status.address), port: UInt16(status.port)))
+        Locator.printProblems(problem)
+        return .failure(Exit(code: problem.exitCode))
+    }
+
+    /// The status endpoint a running supervisor reports on its control socket.
+    static func endpoint(of running: RunningSupervisor) -> Endpoint? {
+        guard let host = running.statusHost, let port = running.statusPort, let ip = IPAddress(parsing: host) else { return nil }
+        return Endpoint(address: SocketAddress(ip: loopbackIfWildcard(ip), port: UInt16(port)), token: Locator.token(fromFile: running.tokenFile))
     }
 
     static func loopbackIfWildcard(_ ip: IPAddress) -> IPAddress {
@@ -106,7 +130,8 @@ enum StatusCommand {
                 : [text(connections?["live"]), text(connections?["total"]), text(connections?["rejected"]), text(connections?["refused"])]
             let datagrams = service["datagrams"]
             let datagramText = udp ? "in \(text(datagrams?["in"])), out \(text(datagrams?["out"])), dropped \(text(datagrams?["dropped"]))" : "-"
-            table.add([name, text(service["state"]), address, text(service["range"])] + counts
+            let held = service["stoppedBy"] == .string("control") ? " (control)" : ""
+            table.add([name, text(service["state"]) + held, address, text(service["range"])] + counts
                       + [datagramText, text(service["restarts"]), text(service["lastError"])])
             if case .array(let entries)? = service["live"] {
                 for entry in entries {

@@ -22,7 +22,7 @@ _portvisor() {
     if [[ $cur == = ]]; then cur=; elif [[ $prev == = ]]; then prev=${COMP_WORDS[COMP_CWORD - 2]}; fi
     COMPREPLY=()
     if ((COMP_CWORD == 1)); then
-        _portvisor_reply 'run check status connect bench completion help -h --help -V --version'
+        _portvisor_reply 'run check status stop start restart reload kill connect bench completion help -h --help -V --version'
         return
     fi
     local command=${COMP_WORDS[1]} options= values=
@@ -50,6 +50,46 @@ _portvisor() {
             esac
             options='--config --status --json -h --help'
             values='--config --status'
+            ;;
+        stop)
+            case $prev in
+                --config) _portvisor_files; return ;;
+                --control) _portvisor_files; return ;;
+            esac
+            options='--config --control --json -h --help'
+            values='--config --control'
+            ;;
+        start)
+            case $prev in
+                --config) _portvisor_files; return ;;
+                --control) _portvisor_files; return ;;
+            esac
+            options='--config --control --json -h --help'
+            values='--config --control'
+            ;;
+        restart)
+            case $prev in
+                --config) _portvisor_files; return ;;
+                --control) _portvisor_files; return ;;
+            esac
+            options='--config --control --json -h --help'
+            values='--config --control'
+            ;;
+        reload)
+            case $prev in
+                --config) _portvisor_files; return ;;
+                --control) _portvisor_files; return ;;
+            esac
+            options='--dry-run --config --control --json -h --help'
+            values='--config --control'
+            ;;
+        kill)
+            case $prev in
+                --config) _portvisor_files; return ;;
+                --control) _portvisor_files; return ;;
+            esac
+            options='--config --control --json -h --help'
+            values='--config --control'
             ;;
         connect)
             case $prev in
@@ -101,10 +141,14 @@ _portvisor() {
         esac
     done
     case $command:$position in
+        stop:*) _portvisor_services ;;
+        start:*) _portvisor_services ;;
+        restart:*) _portvisor_services ;;
+        kill:0) _portvisor_services ;;
         connect:0) _portvisor_services ;;
         bench:0) _portvisor_reply 'rr stream connect sentence idle' ;;
         completion:0) _portvisor_reply 'bash zsh' ;;
-        help:0) _portvisor_reply 'run check status connect bench completion help daytime echo sentence discard chargen time qotd exec daemon proxy' ;;
+        help:0) _portvisor_reply 'run check status stop start restart reload kill connect bench completion help daytime echo sentence discard chargen time qotd exec daemon proxy' ;;
     esac
 }
 

@@ -34,6 +34,9 @@ int cp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 /// Names the calling thread (shown by `top -H`, `ps -L`); at most 15 bytes are kept.
 void cp_set_thread_name(const char *name);
 
+/// SO_PEERCRED of a connected Unix socket: the peer's pid, uid and gid. 0, or -1 with errno.
+int cp_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid);
+
 /// The calling thread's errno, read at once after a failed call.
 int cp_errno(void);
 

@@ -28,7 +28,8 @@ public enum HTTPClient {
     /// GETs `path` from `address`; at most 64 MiB of body, all within `timeout` seconds. Every
     /// number in the answer (status code, Content-Length) is range-checked: a peer can send
     /// anything, and a bad answer is a `.malformed` error, never a trap.
-    public static func get(_ path: String, from address: SocketAddress, timeout: Double = 5) throws(HTTPClientError) -> HTTPReply {
+    /// `token`: sent as `Authorization: Bearer` (status.tokenFile).
+    public static func get(_ path: String, from address: SocketAddress, timeout: Double = 5, token: String? = nil) throws(HTTPClientError) -> HTTPReply {
         let deadline = Clock.monotonic() + Clock.nanos(timeout)
         let fd: Int32
         do {
@@ -37,7 +38,8 @@ public enum HTTPClient {
             throw .connect(error)
         }
         defer { Syscall.close(fd) }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(address)\r\nUser-Agent: portvisor/\(Release.version)\r\nConnection: close\r\n\r\n".utf8)
+        let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(address)\r\nUser-Agent: portvisor/\(Release.version)\r\n\(authorization)Connection: close\r\n\r\n".utf8)
         var sent = 0
         while sent < request.count {
             let result = request.withUnsafeBytes { raw -> Result<IOResult, SystemError> in

@@ -61,5 +61,7 @@ public enum ExitCode {
     public static let unavailable: Int32 = 69
     /// An internal failure that is not the user's doing (e.g. a thread could not start).
     public static let software: Int32 = 70
+    /// A control command from a user who may not control this supervisor.
+    public static let permissionDenied: Int32 = 77
     public static let configInvalid: Int32 = 78
 }

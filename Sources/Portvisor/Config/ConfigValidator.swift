@@ -15,10 +15,12 @@ public struct ConfigValidator {
     /// Upper bound for every duration, so that conversions to milliseconds cannot overflow.
     public static let maxSeconds = 1_000_000_000.0
 
-    static let topLevelKeys = ["services", "status", "drainTimeout"]
+    static let topLevelKeys = ["services", "status", "drainTimeout", "control"]
     /// The shortest restart delay: a timer that fires at once, again and again, is a busy loop.
     public static let minRestartDelay = 0.001
-    static let statusKeys = ["host", "port"]
+    static let statusKeys = ["host", "port", "allow", "deny", "tokenFile"]
+    /// The longest token a token file may hold (its first line).
+    public static let maxTokenBytes = 4096
     static let commonServiceKeys = ConfigKeys.commonService
     static let restartKeys = ["initialDelay", "maxDelay", "resetAfter", "maxRestarts"]
 
@@ -65,10 +67,12 @@ public struct ConfigValidator {
             add("top level", "missing required key \"services\"")
         }
         let drain = seconds(top, "drainTimeout") ?? PortvisorConfig.defaultDrainTimeout
+        let control = validateControl(top)
         checkCollisions(drafts, status: status ?? nil)
         sortIssuesIntoFileOrder()
         guard issues.isEmpty, let status else { return nil }
         var config = PortvisorConfig(path: path, status: status, services: drafts.compactMap(\.config), drainTimeout: drain)
+        config.control = control
         config.warnings = warnings
         return config
     }
@@ -84,8 +88,58 @@ public struct ConfigValidator {
         let host = string(fields, "host") ?? StatusEndpointConfig.defaultHost
         let address = parseHost(host, at: "status.host")
         let port = integer(fields, "port", in: 0...65535) ?? StatusEndpointConfig.defaultPort
+        let allow = cidrList(fields, "allow")
+        let deny = cidrList(fields, "deny") ?? []
+        let tokenFile = string(fields, "tokenFile")
+        let token = tokenFile.flatMap { readToken($0, at: fields.path("tokenFile")) }
         guard let address else { return nil }
-        return .some(StatusEndpointConfig(host: host, address: address, port: port))
+        return .some(StatusEndpointConfig(host: host, address: address, port: port, access: AccessPolicy(allow: allow, deny: deny),
+                                          tokenFile: tokenFile, token: token))
+    }
+
+    /// The first line of the token file: at least 16 bytes of printable ASCII without spaces.
+    /// A file others may read draws a warning.
+    private mutating func readToken(_ path: String, at location: String) -> String? {
+        guard path.hasPrefix("/") else {
+            add(location, "\(Self.quoted(path)) is not an absolute path")
+            return nil
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileReader.readSmallFile(path, limit: 64 * 1024)
+        } catch {
+            add(location, "cannot read \(Self.quoted(path)): \(error.reason)")
+            return nil
+        }
+        let line = bytes.prefix { $0 != UInt8(ascii: "\n") }
+        let token = String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line[...], as: UTF8.self)
+        guard token.utf8.count >= 16, token.utf8.count <= Self.maxTokenBytes, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            add(location, "the first line of \(Self.quoted(path)) must be a token of 16...\(Self.maxTokenBytes) printable ASCII characters without spaces (e.g. `head -c 32 /dev/urandom | base64 > FILE`)")
+            return nil
+        }
+        if FileSystem.permissions(path).map({ $0 & 0o077 != 0 }) == true {
+            warn(location, "\(Self.quoted(path)) may be read by other users; chmod 600 it")
+        }
+        return token
+    }
+
+    // MARK: Control socket
+
+    private mutating func validateControl(_ top: Fields) -> ControlSetting {
+        guard let value = top.value("control") else { return .automatic }
+        switch value {
+        case .bool(false):
+            return .off
+        case .string(let path):
+            if let problem = ControlSocket.pathProblem(path) {
+                add("control", problem)
+                return .automatic
+            }
+            return .path(path)
+        default:
+            add("control", "expected a socket path or false, found \(describe(value))")
+            return .automatic
+        }
     }
 
     // MARK: Services

@@ -12,6 +12,8 @@ public struct PortvisorConfig: Sendable, Equatable {
     /// Seconds live connections may finish after a stop (SIGTERM, or a service removed or
     /// disabled by a reload) before the rest are closed.
     public var drainTimeout: Double
+    /// Where `run` listens for control commands (SPEC §9).
+    public var control: ControlSetting = .automatic
 
     public static let defaultDrainTimeout = 5.0
     /// What validation pointed out without refusing the file (not part of equality).
@@ -26,7 +28,7 @@ public struct PortvisorConfig: Sendable, Equatable {
 
     /// Equal settings (warnings aside).
     public static func == (a: PortvisorConfig, b: PortvisorConfig) -> Bool {
-        a.path == b.path && a.status == b.status && a.services == b.services && a.drainTimeout == b.drainTimeout
+        a.path == b.path && a.status == b.status && a.services == b.services && a.drainTimeout == b.drainTimeout && a.control == b.control
     }
 
     /// What validation pointed out about service `index` (a user switch without the privilege).
@@ -49,12 +51,24 @@ public struct StatusEndpointConfig: Sendable, Equatable {
     public var host: String
     public var address: IPAddress
     public var port: Int
+    /// Who may connect (`status.allow`, `status.deny`).
+    public var access = AccessPolicy()
+    /// `status.tokenFile`, and the token read from its first line: when set, `/`, `/status`
+    /// and `/metrics` require `Authorization: Bearer TOKEN`.
+    public var tokenFile: String?
+    public var token: String?
 
-    public init(host: String, address: IPAddress, port: Int) {
+    public init(host: String, address: IPAddress, port: Int, access: AccessPolicy = AccessPolicy(), tokenFile: String? = nil, token: String? = nil) {
         self.host = host
         self.address = address
         self.port = port
+        self.access = access
+        self.tokenFile = tokenFile
+        self.token = token
     }
+
+    /// The same address (a change of access or token needs no rebind).
+    func sameAddress(as other: StatusEndpointConfig) -> Bool { host == other.host && address == other.address && port == other.port }
 
     public static let `default` = StatusEndpointConfig(
         host: defaultHost, address: .v4(127, 0, 0, 1), port: defaultPort)

@@ -166,6 +166,17 @@ final class Listener {
         bind(isRestart: false)
     }
 
+    /// Closes the socket (if bound) and binds again at once with a fresh backoff (control's
+    /// `restart` and `start`). Counted as a restart.
+    func rebindNow() {
+        guard !isStopped else { return }
+        close()
+        loop.timers.cancel(timerOwner)
+        backoff = BackoffPolicy(settings.restart)
+        consecutiveAttempts = 0
+        bind(isRestart: true)
+    }
+
     /// The restart policy changes without a rebind (a daemon keeps its socket across reloads).
     func update(restart: RestartPolicy) {
         settings.restart = restart

@@ -561,6 +561,18 @@ final class StreamEngine<Service: StreamService> {
         for index in table.liveIndices { abandon(index, reason: reason) }
     }
 
+    /// Closes the connections from `peer` (nil: all) at once: control's `kill`. Returns their peers.
+    func kill(from peer: SocketAddress?) -> [SocketAddress] {
+        var closed: [SocketAddress] = []
+        for index in table.liveIndices {
+            let from = table[index].pointee.peer
+            guard peer.map({ $0.sameEndpoint(as: from) }) ?? true else { continue }
+            closed.append(from)
+            abandon(index, reason: "closed by control (kill)")
+        }
+        return closed
+    }
+
     /// Closes the connection in `index` and frees the slot.
     func close(_ index: Int, reason: String) {
         let c = table[index]

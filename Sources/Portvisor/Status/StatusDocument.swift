@@ -15,6 +15,21 @@ public enum StatusDocument {
         out.raw(", "); out.key("config"); out.string(snapshot.configPath)
         out.raw(", "); out.key("startedAt"); out.string(snapshot.startedAt.rfc3339())
         out.raw(", "); out.key("uptimeSeconds"); out.double((snapshot.uptimeSeconds * 1000).rounded() / 1000)
+        out.raw(",\n    "); out.key("lastReload")
+        if let reload = snapshot.lastReload {
+            out.raw("{ "); out.key("at"); out.string(reload.at.rfc3339())
+            out.raw(", "); out.key("ok"); out.bool(reload.ok)
+            out.raw(", "); out.key("trigger"); out.string(reload.trigger)
+            out.raw(", "); out.key("summary"); out.optionalString(reload.summary)
+            out.raw(", "); out.key("errors"); out.raw("[")
+            for (index, error) in reload.errors.enumerated() {
+                if index > 0 { out.raw(", ") }
+                out.string(error)
+            }
+            out.raw("] }")
+        } else {
+            out.raw("null")
+        }
         out.raw(" },\n  ")
         out.key("services")
         out.raw("[")
@@ -41,6 +56,7 @@ public enum StatusDocument {
         out.raw(", "); out.key("state"); out.string(service.state.rawValue)
         out.raw(", "); out.key("restarts"); out.int(service.restarts)
         out.raw(", "); out.key("lastError"); out.optionalString(service.lastError)
+        out.raw(", "); out.key("stoppedBy"); out.optionalString(service.stoppedBy)
         out.raw(",\n      "); out.key("connections")
         out.raw("{ "); out.key("live"); out.int(service.live)
         out.raw(", "); out.key("total"); out.int(service.total)
@@ -79,9 +95,10 @@ public enum StatusDocument {
         out.raw(", "); out.key("enabled"); out.bool(config.enabled)
     }
 
-    /// `/healthz`: healthy when every enabled service is running; otherwise the others, named.
+    /// `/healthz`: healthy when every enabled service is running (one an operator stopped with
+    /// `portvisor stop` is not a fault); otherwise the others, named.
     public static func health(_ snapshot: SupervisorSnapshot) -> (healthy: Bool, text: String) {
-        let unhealthy = snapshot.services.filter { $0.config.enabled && $0.state != .running }
+        let unhealthy = snapshot.services.filter { $0.config.enabled && $0.stoppedBy == nil && $0.state != .running }
         if unhealthy.isEmpty { return (true, "ok\n") }
         let names = unhealthy.map { "\($0.config.name) (\($0.state.rawValue))" }
         return (false, "not running: \(names.joined(separator: ", "))\n")

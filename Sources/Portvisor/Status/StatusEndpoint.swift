@@ -67,11 +67,15 @@ final class StatusEndpoint: EventHandler, ListenerOwner, @unchecked Sendable {
         mailbox = Mailbox(waking: loop.waker)
         let stats = ServiceStats(config: ServiceConfig(name: "status", kind: "http", port: config.port))
         context = EngineContext(name: "status", loop: loop, stats: stats, logger: logger, firstTimer: Self.gatherTimer + 1)
-        let profile = StreamProfile(id: 0, policy: AdmissionPolicy(access: AccessPolicy(), maxConnections: Self.maxConnections, whenFull: .evictOldest),
+        let profile = StreamProfile(id: 0, policy: Self.policy(config), 
                                     idleTimeout: 300, writeTimeout: Self.writeTimeout, service: HTTPService())
         engine = StreamEngine(context: context, profile: profile, empty: HTTPConnection())
         listener = Listener(Self.settings(config), owner: self, loop: loop, logger: logger, timerOwner: Self.listenerTimer, adopted: adopted)
         engine.onSuspend = { [unowned self] slot in self.requestComplete(slot) }
+    }
+
+    static func policy(_ config: StatusEndpointConfig) -> AdmissionPolicy {
+        AdmissionPolicy(access: config.access, maxConnections: maxConnections, whenFull: .evictOldest)
     }
 
     static func settings(_ config: StatusEndpointConfig) -> ListenerSettings {
@@ -143,7 +147,16 @@ final class StatusEndpoint: EventHandler, ListenerOwner, @unchecked Sendable {
             report(.worker(.done(ticket: ticket)))
             return
         }
+        let previous = config
         config = next
+        if let next {
+            engine.reconfigure(policy: Self.policy(next), idleTimeout: 300, writeTimeout: Self.writeTimeout, service: HTTPService())
+        }
+        if let next, let previous, next.sameAddress(as: previous), !listener.isStopped {
+            logger.info("status", event: "reconfigured", "access rules or token changed; the socket stays")
+            report(.worker(.done(ticket: ticket)))
+            return
+        }
         guard let next else {
             listener.stop()
             listener = Listener(Self.settings(StatusEndpointConfig.default), owner: self, loop: loop, logger: logger,
@@ -190,6 +203,10 @@ final class StatusEndpoint: EventHandler, ListenerOwner, @unchecked Sendable {
     /// A connection's request head is complete: answer it now, or gather first for /status.
     private func requestComplete(_ slot: Int) {
         guard let request = engine.state(of: slot)?.request else { return }
+        if let refusal = StatusAccess.check(request, token: config?.token) {
+            engine.resume(slot, with: HTTPConnection.answer(refusal.serialized(includeBody: request.method != "HEAD")))
+            return
+        }
         guard let supervisor else {
             engine.resume(slot, with: HTTPConnection.answer(HTTPResponse.error(503, "the supervisor is gone")))
             return

@@ -293,6 +293,29 @@ final class DaemonRuntime: ServiceRuntime {
         }
     }
 
+    func kill(from peer: SocketAddress?) -> Result<[SocketAddress], ControlFailure> {
+        .failure(.usage("a daemon's connections belong to its program; `portvisor restart \(context.name)` restarts it"))
+    }
+
+    /// `restart` and `start` (control): the program starts again on the same socket (`fresh`:
+    /// its backoff and consecutive exits forgotten).
+    func restartProgram(fresh: Bool) -> Bool {
+        guard !stopping else { return true }
+        if fresh { consecutiveExits = 0 }
+        switch phase {
+        case .running(let child, _):
+            context.logger.info(context.name, event: "daemon-restart", "restart (control): stopping pid \(child.pid) and starting the program again on the same socket")
+            stop(child, restart: true)
+        case .backoff, .failed:
+            context.loop.timers.cancel(context.firstTimer)
+            context.logger.info(context.name, event: "daemon-restart", "starting the program again now (control), with a fresh backoff")
+            rearm()
+        case .idle, .stopping:
+            break
+        }
+        return true
+    }
+
     func drainMessage(drainSeconds: Double) -> String {
         guard case .stopping(let child, _, _) = phase else { return "stopping" }
         return "stopping pid \(child.pid): SIGTERM sent, SIGKILL after \(formatSeconds(options.program.stopTimeout))"

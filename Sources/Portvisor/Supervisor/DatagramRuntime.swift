@@ -29,6 +29,9 @@ extension DatagramRuntime {
     func reconfigure(_ config: ServiceConfig) { engine.reconfigure(config, service: Kind.datagramService(config)) }
     var liveCount: Int { 0 }
     func liveConnections() -> [LiveConnection] { [] }
+    func kill(from peer: SocketAddress?) -> Result<[SocketAddress], ControlFailure> {
+        .failure(.usage("a UDP service has no connections to close"))
+    }
     func closeAll(reason: String) {}
     func listenerChanged(_ event: ListenerEvent) { engine.listenerChanged(event) }
     func datagramsReady(_ fd: Int32) { engine.datagramsReady(fd) }

@@ -266,6 +266,20 @@ final class ExecRuntime: ServiceRuntime {
         for index in table.liveIndices { terminate(index, now: now) }
     }
 
+    /// `kill`: the matching children's groups get SIGTERM (SIGKILL stopTimeout later); each
+    /// connection closes when its child has ended.
+    func kill(from peer: SocketAddress?) -> Result<[SocketAddress], ControlFailure> {
+        let now = context.loop.now
+        var signalled: [SocketAddress] = []
+        for index in table.liveIndices {
+            let from = table[index].pointee.peer
+            guard peer.map({ $0.sameEndpoint(as: from) }) ?? true else { continue }
+            signalled.append(from)
+            terminate(index, now: now)
+        }
+        return .success(signalled)
+    }
+
     /// The worker's loop has ended: whatever still runs is killed now, and reaped when it can be.
     func shutdown() {
         for index in table.liveIndices {

@@ -511,6 +511,17 @@ final class ProxyRuntime: ServiceRuntime {
         for index in table.liveIndices { close(index, reason: reason) }
     }
 
+    func kill(from peer: SocketAddress?) -> Result<[SocketAddress], ControlFailure> {
+        var closed: [SocketAddress] = []
+        for index in table.liveIndices {
+            let from = table[index].pointee.peer
+            guard peer.map({ $0.sameEndpoint(as: from) }) ?? true else { continue }
+            closed.append(from)
+            close(index, reason: "closed by control (kill)")
+        }
+        return .success(closed)
+    }
+
     func liveConnections() -> [LiveConnection] {
         table.liveIndices.map { index in
             let c = table[index]

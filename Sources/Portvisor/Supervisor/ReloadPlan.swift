@@ -39,18 +39,22 @@ public struct ReloadPlan: Sendable, Equatable {
     public var statusChanged: Bool
     public var newConfig: PortvisorConfig
 
-    public init(from old: PortvisorConfig, to new: PortvisorConfig) {
+    /// `overrides`: services control holds against the file's `enabled` (false: stopped with
+    /// `portvisor stop`, until `start`; true: a disabled one brought up with `start`). The file
+    /// change (unchanged, changed, …) is the file's own either way.
+    public init(from old: PortvisorConfig, to new: PortvisorConfig, overrides: [String: Bool] = [:]) {
         newConfig = new
+        func enabled(_ service: ServiceConfig) -> Bool { overrides[service.name] ?? service.enabled }
         statusChanged = old.status != new.status
         var changes: [PlannedChange] = []
         let oldByName = Dictionary(old.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for service in new.services {
             guard let previous = oldByName[service.name] else {
-                changes.append(PlannedChange(name: service.name, change: service.enabled ? .start : .keep, file: .added, config: service))
+                changes.append(PlannedChange(name: service.name, change: enabled(service) ? .start : .keep, file: .added, config: service))
                 continue
             }
             let change: ServiceChange
-            switch (previous.enabled, service.enabled) {
+            switch (enabled(previous), enabled(service)) {
             case (false, false): change = .keep
             case (false, true): change = .start
             case (true, false): change = .stop
@@ -67,7 +71,7 @@ public struct ReloadPlan: Sendable, Equatable {
         }
         let newNames = Set(new.services.map(\.name))
         for service in old.services where !newNames.contains(service.name) {
-            changes.append(PlannedChange(name: service.name, change: service.enabled ? .stop : .keep, file: .removed, config: nil))
+            changes.append(PlannedChange(name: service.name, change: enabled(service) ? .stop : .keep, file: .removed, config: nil))
         }
         self.changes = changes
     }

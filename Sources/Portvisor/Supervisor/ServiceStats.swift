@@ -16,6 +16,8 @@ public struct ListenerStatus: Sendable, Equatable {
     /// The most recent failure's reason; stays after recovery.
     public var lastError: String?
     public var config: ServiceConfig
+    /// "control" while a `portvisor stop` holds the service stopped (until `start`).
+    public var stoppedBy: String?
 }
 
 /// Counters and state of one service. Safe from any thread.
@@ -66,7 +68,7 @@ public final class ServiceStats: Sendable {
         let status = listenerStatus
         let kind = self.kind?.snapshot()
         return ServiceSnapshot(
-            config: status.config, state: status.state, boundPort: status.boundPort, lastError: status.lastError,
+            config: status.config, state: status.state, boundPort: status.boundPort, lastError: status.lastError, stoppedBy: status.stoppedBy,
             restarts: restarts.load(ordering: .relaxed), live: live.load(ordering: .relaxed),
             total: total.load(ordering: .relaxed), rejected: rejected.load(ordering: .relaxed),
             refused: refused.load(ordering: .relaxed),
@@ -120,6 +122,7 @@ public struct ServiceSnapshot: Sendable {
     public var state: ServiceState
     public var boundPort: Int?
     public var lastError: String?
+    public var stoppedBy: String? = nil
     public var restarts: Int
     public var live: Int
     public var total: Int

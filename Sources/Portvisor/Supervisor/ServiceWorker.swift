@@ -17,6 +17,14 @@ enum WorkerCommand: Sendable {
     case stop(drainSeconds: Double, ticket: Int)
     /// Test hook: treat the listening socket as failed, as if `ss -K` had destroyed it.
     case failListener(reason: String)
+    /// `restart` (control): rebind now with a fresh backoff (a daemon: start its program again
+    /// on the same socket). `ticket` is reported after the bind attempt.
+    case restart(ticket: Int)
+    /// `start` on a failed or backing-off service: try again now with a fresh backoff.
+    case retry(ticket: Int)
+    /// `kill` (control): close the live connections from `peer` (nil: all); `reply` gets their
+    /// peers, or why this kind cannot.
+    case kill(peer: SocketAddress?, reply: @Sendable (Result<[SocketAddress], ControlFailure>) -> Void)
 }
 
 /// What a worker tells the supervisor.
@@ -63,6 +71,13 @@ protocol ServiceRuntime: AnyObject {
     var rebindsOnReconfigure: Bool { get }
     /// The log line for a stop that has to wait: connections draining, or a program stopping.
     func drainMessage(drainSeconds: Double) -> String
+    /// `kill`: closes the live connections from `peer` (nil: every one) and returns their peers;
+    /// a kind without connections of its own says why.
+    func kill(from peer: SocketAddress?) -> Result<[SocketAddress], ControlFailure>
+    /// `restart`/`start` (control) on a kind that runs a program on the socket (daemon): start
+    /// it again (`fresh`: with its backoff and restart count reset) without rebinding; returns
+    /// false for kinds where a restart is a rebind.
+    func restartProgram(fresh: Bool) -> Bool
 }
 
 extension ServiceRuntime {
@@ -74,6 +89,10 @@ extension ServiceRuntime {
         let live = liveCount
         return "stopped accepting; draining \(live) connection\(live == 1 ? "" : "s") for up to \(formatSeconds(drainSeconds))"
     }
+    func kill(from peer: SocketAddress?) -> Result<[SocketAddress], ControlFailure> {
+        .failure(.usage("kind \"\(String(describing: type(of: self)))\" has no connections to close"))
+    }
+    func restartProgram(fresh: Bool) -> Bool { false }
     func attach(_ listener: Listener) {}
     func connectionWaiting(_ fd: Int32) {}
     func stopAccepting() {}
@@ -192,6 +211,9 @@ final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
             case .reconfigure(let next, let ticket): reconfigure(next, ticket: ticket)
             case .stop(let drainSeconds, let ticket): stop(drainSeconds: drainSeconds, ticket: ticket)
             case .failListener(let reason): if !stopping { listener.failed(reason) }
+            case .restart(let ticket): restart(ticket: ticket, onlyIfFailed: false)
+            case .retry(let ticket): restart(ticket: ticket, onlyIfFailed: true)
+            case .kill(let peer, let reply): reply(stopping ? .success([]) : runtime.kill(from: peer))
             }
         }
     }
@@ -257,6 +279,28 @@ final class ServiceWorker: EventHandler, ListenerOwner, @unchecked Sendable {
         logger.info(name, event: "reconfigured", "settings changed; rebinding")
         bindTicket = ticket
         listener.reconfigure(settings)
+    }
+
+    /// `restart`, or (`onlyIfFailed`) `start` on a service in backoff or failed: rebind at once
+    /// with a fresh backoff; a daemon whose socket is fine starts its program again instead.
+    private func restart(ticket: Int, onlyIfFailed: Bool) {
+        let state = stats.listenerStatus.state
+        guard !stopping, !onlyIfFailed || state == .backoff || state == .failed else {
+            report(.done(ticket: ticket))
+            return
+        }
+        if listener.boundPort != nil, runtime.restartProgram(fresh: true) {
+            report(.done(ticket: ticket))
+            return
+        }
+        if let reason = runtime.unusable {
+            stats.update { $0.state = .failed; $0.lastError = reason }
+            report(.done(ticket: ticket))
+            return
+        }
+        logger.info(name, event: "restarting", onlyIfFailed ? "starting again now (control), with a fresh backoff" : "rebinding now (control)")
+        bindTicket = ticket
+        listener.rebindNow()
     }
 
     private func stop(drainSeconds: Double, ticket: Int) {

@@ -41,4 +41,5 @@ extension StreamRuntime {
     var liveCount: Int { engine.live }
     func liveConnections() -> [LiveConnection] { engine.liveConnections() }
     func closeAll(reason: String) { engine.closeAll(reason: reason) }
+    func kill(from peer: SocketAddress?) -> Result<[SocketAddress], ControlFailure> { .success(engine.kill(from: peer)) }
 }

@@ -32,6 +32,7 @@ struct Directory: Sendable {
     var draining: [ServiceHandle] = []
     /// The status endpoint's bound port, while it listens.
     var statusPort: Int?
+    var lastReload: ReloadRecord?
 
     var all: [ServiceHandle] { active + draining }
 }
@@ -44,6 +45,21 @@ public struct SupervisorSnapshot: Sendable {
     public var startedAt: WallTime
     public var uptimeSeconds: Double
     public var services: [ServiceSnapshot]
+    /// The most recent reload (SIGHUP, `portvisor reload`, or the library's `reload`).
+    public var lastReload: ReloadRecord? = nil
+}
+
+/// What the last reload did, as `/status` reports it (`supervisor.lastReload`).
+public struct ReloadRecord: Sendable, Equatable {
+    public var at: WallTime
+    /// Applied, and every service it started or changed is running.
+    public var ok: Bool
+    /// "SIGHUP", "control" or "api".
+    public var trigger: String
+    /// `2 unchanged, 1 changed (echo), …`; nil when the file was rejected.
+    public var summary: String?
+    /// Why it was rejected (every problem of the file), or the services it left not running.
+    public var errors: [String]
 }
 
 /// The outcome of a reload.
@@ -87,14 +103,17 @@ public final class Supervisor: Sendable {
     /// that no worker owns is a program's orphan, reaped and stopped with the rest; a program
     /// embedding the library leaves its own children alone (only those carrying
     /// PORTVISOR_SERVICE are treated as orphans).
+    /// `control`: a control socket `ControlSocket.claim` bound; the supervisor serves it and
+    /// removes it when it stops (none by default: a program embedding the library opts in).
     public init(config: PortvisorConfig, logger: Logger, activated: ActivatedSockets = ActivatedSockets(),
-                ownsProcess: Bool = false) throws(SystemError) {
+                ownsProcess: Bool = false, control: ClaimedControlSocket? = nil) throws(SystemError) {
         self.logger = logger
         startedAt = Clock.wall()
         startedMonotonic = Clock.monotonic()
         directory = Locked(Directory(config: config))
         Syscall.ignoreSIGPIPE()
-        core = try SupervisorLoop(config: config, logger: logger, activated: activated, directory: directory, ownsProcess: ownsProcess)
+        core = try SupervisorLoop(config: config, logger: logger, activated: activated, directory: directory, ownsProcess: ownsProcess,
+                                  control: control)
         core.supervisor = self
     }
 
@@ -195,7 +214,8 @@ public final class Supervisor: Sendable {
         }
         return SupervisorSnapshot(
             pid: ProcessEnvironment.processID, version: Release.version, configPath: ConfigLoader.absolutePath(config.path),
-            startedAt: startedAt, uptimeSeconds: Double(Clock.monotonic() - startedMonotonic) / 1e9, services: services)
+            startedAt: startedAt, uptimeSeconds: Double(Clock.monotonic() - startedMonotonic) / 1e9, services: services,
+            lastReload: directory.withLock { $0.lastReload })
     }
 
     /// A one-line summary for `STATUS=` and SIGUSR1.

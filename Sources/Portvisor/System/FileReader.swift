@@ -15,6 +15,17 @@ public enum FileReadError: Error, Sendable, Equatable {
     case readFailed(SystemError)
 }
 
+extension FileReadError {
+    /// One phrase for messages: "No such file or directory", "a directory, not a regular file".
+    public var reason: String {
+        switch self {
+        case .cannotOpen(let error), .readFailed(let error): return error.reason
+        case .notRegularFile(let kind): return "\(kind), not a regular file"
+        case .tooLarge(let size): return "too large (\(size) bytes)"
+        }
+    }
+}
+
 public enum FileReader {
     /// Reads a whole regular file of at most `limit` bytes. Opens with O_NONBLOCK so a FIFO
     /// path cannot hang the caller; anything but a regular file is refused before reading.

@@ -21,6 +21,13 @@ public enum FileSystem {
         return access(path, X_OK) == 0 ? .ok : .notExecutable
     }
 
+    /// The permission bits of `path` (following links); nil when it cannot be read.
+    public static func permissions(_ path: String) -> mode_t? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_mode & 0o7777
+    }
+
     /// Whether `path` is a directory.
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()

@@ -120,6 +120,9 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The same address and port, an IPv4-mapped IPv6 address counting as its IPv4 address.
+    public func sameEndpoint(as other: SocketAddress) -> Bool { port == other.port && ip.unmapped == other.ip.unmapped }
+
     /// Parses `HOST:PORT`, `[IPv6]:PORT` or `localhost:PORT`.
     public init?(parsing text: String) {
         let host: Substring

@@ -122,11 +122,12 @@ import Testing
             Issue.record("bad shape"); return
         }
         #expect(top.map(\.key) == ["supervisor", "services"])
-        #expect(supervisor.map(\.key) == ["pid", "version", "config", "startedAt", "uptimeSeconds"])
+        #expect(supervisor.map(\.key) == ["pid", "version", "config", "startedAt", "uptimeSeconds", "lastReload"])
+        #expect(json["supervisor"]?["lastReload"] == .null)
         #expect(json["supervisor"]?["startedAt"] == .string("2026-11-25T13:02:02Z"))
         guard case .object(let echo) = services[0] else { Issue.record("bad service"); return }
         #expect(echo.map(\.key) == ["name", "kind", "host", "port", "range", "registeredName", "state", "restarts", "lastError",
-                                    "connections", "bytes", "live", "timeouts", "protocol", "enabled"])
+                                    "stoppedBy", "connections", "bytes", "live", "timeouts", "protocol", "enabled"])
         #expect(services[1]["sentences"] == .fields(["acknowledged": .int(1), "unacknowledged": .int(1)]))
     }
 

@@ -3,6 +3,7 @@
 import CPortvisor
 import Foundation
 import Glibc
+@testable import Portvisor
 
 /// A test failure raised by the support code (timeouts, spawn failures).
 struct TestFailure: Error, CustomStringConvertible {
@@ -36,6 +37,17 @@ final class ChildProcess: @unchecked Sendable {
         try ChildProcess(portvisorPath, arguments, environment: environment, directory: directory, shellSetup: setup)
     }
 
+    private static let controlCounter = Locked(0)
+
+    /// A fresh control socket path in this test run's directory (mode 0700, created by `run`).
+    static func nextControlPath() -> String {
+        let number = controlCounter.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        return "/tmp/portvisor-tests-\(getpid())/\(number).sock"
+    }
+
     /// Starts `path ARGS`. With `shellSetup`, runs `/bin/sh -c 'SETUP; exec "$0" "$@"'` instead,
     /// e.g. to lower `ulimit -n` for the child only.
     init(_ path: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
@@ -53,6 +65,9 @@ final class ChildProcess: @unchecked Sendable {
         if let directory { cp_spawn_addchdir(&actions, directory) }
 
         var env = ProcessInfo.processInfo.environment
+        // Each child's default control socket is its own, under this test run's directory:
+        // parallel supervisors never meet on the machine's default path.
+        env["PORTVISOR_CONTROL"] = Self.nextControlPath()
         for (key, value) in environment { env[key] = value }
         let argv: [String]
         let program: String
