@@ -47,14 +47,15 @@ struct UnitFile {
         let expected: [String: String] = [
             "Type": "notify", "NotifyAccess": "main", "Restart": "on-failure",
             "ExecStart": "/usr/local/bin/portvisor run --config /etc/portvisor/services.json",
-            "ExecReload": "/bin/kill -HUP $MAINPID",
+            "ExecReload": "/usr/local/bin/portvisor reload --config /etc/portvisor/services.json",
+            "RuntimeDirectory": "portvisor", "RuntimeDirectoryMode": "0700", "Environment": "PORTVISOR_CONTROL=/run/portvisor/control.sock",
             "DynamicUser": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
             "PrivateTmp": "yes", "PrivateDevices": "yes", "SystemCallArchitectures": "native",
             "AmbientCapabilities": "CAP_NET_BIND_SERVICE", "CapabilityBoundingSet": "CAP_NET_BIND_SERVICE",
         ]
         for (key, value) in expected { #expect(unit.value("Service", key) == value, "\(key)") }
-        // AF_UNIX carries sd_notify; portvisor itself needs no other family.
-        #expect(unit.value("Service", "RestrictAddressFamilies").map { Set($0.split(separator: " ")) } == ["AF_INET", "AF_INET6", "AF_UNIX"])
+        // AF_UNIX carries sd_notify and the control socket, AF_NETLINK a daemon's live list.
+        #expect(unit.value("Service", "RestrictAddressFamilies").map { Set($0.split(separator: " ")) } == ["AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK"])
         #expect(unit.value("Service", "WatchdogSec").map { !$0.isEmpty && $0 != "0" } == true)
         #expect(Int(unit.value("Service", "LimitNOFILE") ?? "") ?? 0 >= 4096)
         let noRestart = Set(unit.value("Service", "RestartPreventExitStatus")?.split(separator: " ").compactMap { Int32($0) } ?? [])
