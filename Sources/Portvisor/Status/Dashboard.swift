@@ -117,7 +117,7 @@ tr.svc.disabled { color: var(--muted); }
 .s-failed .mark { background: var(--state); }
 .s-stopped .mark, .s-other .mark { border: 2px solid var(--state); }
 .name { font-weight: 600; }
-.kind { display: block; font-size: 12px; }
+.kind { display: block; font-size: 12px; white-space: nowrap; }
 .toggle { display: inline-flex; align-items: center; gap: 7px; margin: -2px -4px; padding: 2px 4px; border: 0; border-radius: 4px;
   background: none; color: inherit; font: inherit; font-weight: 600; cursor: pointer; text-align: left; }
 .toggle:hover { background: var(--alt); text-decoration: underline; }
@@ -130,8 +130,9 @@ tr.svc.disabled { color: var(--muted); }
 .err { overflow-wrap: anywhere; }
 tr.problem .err { color: var(--bad); font-weight: 600; }
 .extras { font-size: 12px; overflow-wrap: anywhere; }
-.extra { display: inline-block; margin-right: 12px; }
-.dgrams { font-size: 13px; white-space: nowrap; }
+.extra { margin-right: 12px; }
+.pair { white-space: nowrap; }
+.dgrams { font-size: 13px; }
 tr.conns > td { background: var(--alt); padding: 6px 10px 12px 34px; }
 .caption { margin: 0 0 6px; font-size: 13px; }
 .live-wrap { display: inline-block; max-width: 100%; min-width: min(36em, 100%); vertical-align: top; max-height: 26em; overflow: auto; background: var(--panel); border: 1px solid var(--line); border-radius: 4px; }
@@ -191,7 +192,7 @@ table.live th { position: sticky; top: 0; z-index: 1; }
   const num = (v) => Number.isInteger(v) ? int(v) : String(Math.round(v * 1000) / 1000);
   const two = (v) => String(v).padStart(2, '0');
   const clock = (ms) => { const t = new Date(ms); return two(t.getHours()) + ':' + two(t.getMinutes()) + ':' + two(t.getSeconds()); };
-  const clip = (text) => text.length > 300 ? text.slice(0, 299) + '…' : text;
+  const clip = (text, limit = 300) => text.length > limit ? text.slice(0, limit - 1) + '…' : text;
 
   const bytes = (v) => {
     if (!isNum(v)) return '–';
@@ -236,12 +237,13 @@ table.live th { position: sticky; top: 0; z-index: 1; }
     return Array.isArray(v) ? '[' + v.length + ']' : '{…}';
   };
 
-  /* A member of /status this page does not know, as one short line of text (escaped by the caller). */
+  /* A member of /status this page does not know, as short escaped HTML ('' for null): a number,
+     string or flag as "key value", an object as "key: a 1, b 2" (its first 8 members). */
+  const pair = (key, value) => '<span class="pair">' + esc(clip(key + ' ' + scalar(value), 80)) + '</span>';
   const compact = (key, value) => {
     if (value === null || value === undefined) return '';
-    if (typeof value !== 'object' || Array.isArray(value)) return key + ' ' + scalar(value);
-    const parts = Object.keys(value).slice(0, 8).map((k) => k + ' ' + scalar(value[k]));
-    return key + ': ' + parts.join(', ');
+    if (typeof value !== 'object' || Array.isArray(value)) return pair(key, value);
+    return esc(clip(key, 80)) + ': ' + Object.keys(value).slice(0, 8).map((k) => pair(k, value[k])).join(', ');
   };
 
   const td = (cls, label, html) => '<td class="' + cls + '" data-label="' + label + '">' + html + '</td>';
@@ -258,11 +260,11 @@ table.live th { position: sticky; top: 0; z-index: 1; }
     const extras = [];
     const t = obj(s.timeouts);
     const fired = Object.keys(t).filter((k) => isNum(t[k]) && t[k] > 0);
-    if (fired.length) extras.push('timeouts: ' + fired.map((k) => k + ' ' + int(t[k])).join(', '));
+    if (fired.length) extras.push('timeouts: ' + fired.map((k) => pair(k, t[k])).join(', '));
     for (const key of Object.keys(s)) {
-      if (!KNOWN.has(key)) { const text = compact(key, s[key]); if (text) extras.push(text); }
+      if (!KNOWN.has(key)) { const html = compact(key, s[key]); if (html) extras.push(html); }
     }
-    if (extras.length) parts.push('<div class="extras">' + extras.map((x) => '<span class="extra">' + esc(clip(x)) + '</span>').join('') + '</div>');
+    if (extras.length) parts.push('<div class="extras">' + extras.map((html) => '<span class="extra">' + html + '</span>').join('') + '</div>');
     return parts.join('');
   };
 
@@ -272,13 +274,12 @@ table.live th { position: sticky; top: 0; z-index: 1; }
     const c = obj(s.connections);
     const b = obj(s.bytes);
     const cls = stateClass(s);
-    const label = stateOf(s) + (enabled(s) ? '' : ' (disabled)');
     const details = detail(s, udp);
     const title = udp ? '' : '<button type="button" class="toggle" data-service="' + esc(name) + '" aria-expanded="' + expanded
       + '"><span class="chev" aria-hidden="true"></span>' + esc(name) + '</button>';
     return '<tr class="svc ' + cls + (isProblem(s) ? ' problem' : '') + (enabled(s) ? '' : ' disabled') + '" data-name="' + esc(name) + '">'
-      + td('col-state', 'State', '<span class="state ' + cls + '"><span class="mark" aria-hidden="true"></span>' + esc(label) + '</span>')
-      + td('col-name', 'Service', (udp ? '<span class="name">' + esc(name) + '</span>' : title) + '<span class="kind">' + esc(scalar(s.kind)) + '</span>')
+      + td('col-state', 'State', '<span class="state ' + cls + '"><span class="mark" aria-hidden="true"></span>' + esc(stateOf(s)) + '</span>')
+      + td('col-name', 'Service', (udp ? '<span class="name">' + esc(name) + '</span>' : title) + '<span class="kind">' + esc(scalar(s.kind)) + (enabled(s) ? '' : ' · disabled') + '</span>')
       + td('addr mono', 'Address', esc(address(s)))
       + td('range', 'Range', esc(scalar(s.range)) + (typeof s.registeredName === 'string' ? ' <span class="muted">(' + esc(s.registeredName) + ')</span>' : ''))
       + td('n', 'Live', udp ? '–' : int(c.live))
@@ -329,7 +330,7 @@ table.live th { position: sticky; top: 0; z-index: 1; }
     const extras = [];
     for (const key of Object.keys(sup)) if (!KNOWN_SUPERVISOR.has(key)) extras.push(compact(key, sup[key]));
     for (const key of Object.keys(doc)) if (key !== 'supervisor' && key !== 'services') extras.push(compact(key, doc[key]));
-    for (const text of extras) if (text) facts.push('<span class="extras">' + esc(clip(text)) + '</span>');
+    for (const html of extras) if (html) facts.push('<span class="extras">' + html + '</span>');
     facts.push(fact('updated', esc(clock(last.at))));
     return facts.join('');
   };
@@ -345,7 +346,10 @@ table.live th { position: sticky; top: 0; z-index: 1; }
     box.hidden = false;
   };
 
-  const render = () => {
+  /* Renders the last answer: one innerHTML for the rows. Focus and the scroll position of each
+     connection list are kept; while the user is selecting text in the rows (to copy a peer),
+     only the header and the banner move on, unless `always` (the user asked for the change). */
+  const render = (always) => {
     const doc = last.doc;
     const sup = obj(doc.supervisor);
     const services = (Array.isArray(doc.services) ? doc.services : []).filter((s) => s !== null && typeof s === 'object' && !Array.isArray(s));
@@ -353,6 +357,10 @@ table.live th { position: sticky; top: 0; z-index: 1; }
     const nowMs = Number.isFinite(started) && isNum(sup.uptimeSeconds) ? started + sup.uptimeSeconds * 1000 : last.at;
     el('supervisor').innerHTML = supervisorFacts(doc, sup);
     renderProblems(services);
+    document.body.dataset.updates = String(updates);
+    const rows = el('rows');
+    const selection = document.getSelection();
+    if (!always && selection && !selection.isCollapsed && rows.contains(selection.anchorNode)) return;
     const order = services.map((s, i) => [rank(s), i, s]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     const html = [];
     for (const [, , s] of order) {
@@ -362,14 +370,23 @@ table.live th { position: sticky; top: 0; z-index: 1; }
     }
     const active = document.activeElement;
     const focused = active && active.getAttribute ? active.getAttribute('data-service') : null;
-    const rows = el('rows');
+    const scrolled = new Map();
+    for (const list of rows.querySelectorAll('tr.conns')) {
+      const box = list.querySelector('.live-wrap');
+      if (box) scrolled.set(list.getAttribute('data-for'), box.scrollTop);
+    }
     rows.innerHTML = html.length ? html.join('') : '<tr><td colspan="12" class="muted">/status lists no services.</td></tr>';
+    for (const list of rows.querySelectorAll('tr.conns')) {
+      const box = list.querySelector('.live-wrap');
+      const top = scrolled.get(list.getAttribute('data-for'));
+      if (box && top) box.scrollTop = top;
+    }
     if (focused !== null) {
       for (const button of rows.querySelectorAll('button[data-service]')) {
         if (button.getAttribute('data-service') === focused) { button.focus({ preventScroll: true }); break; }
       }
     }
-    document.body.dataset.updates = String(updates);
+    rows.dataset.updates = String(updates);
   };
 
   const setNotice = (reason) => {
@@ -401,7 +418,7 @@ table.live th { position: sticky; top: 0; z-index: 1; }
       last = { doc: doc, at: Date.now() };
       updates += 1;
       setNotice(null);
-      try { render(); } catch (error) { setNotice('cannot show this answer: ' + String(error && error.message || error)); }
+      try { render(false); } catch (error) { setNotice('cannot show this answer: ' + String(error && error.message || error)); }
     }
     setTimeout(refresh, Math.max(0, REFRESH_MS - (Date.now() - started)));
   };
@@ -411,7 +428,7 @@ table.live th { position: sticky; top: 0; z-index: 1; }
     if (!button || !last) return;
     const name = button.getAttribute('data-service');
     if (open.has(name)) open.delete(name); else open.add(name);
-    render();
+    render(true);
   });
 
   refresh();
