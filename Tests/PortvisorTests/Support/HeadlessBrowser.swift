@@ -1,7 +1,10 @@
 // Headless Chromium for the dashboard tests, driven over the DevTools protocol on a pipe
 // (--remote-debugging-pipe: commands go to its fd 3 and answers come from its fd 4, each a
-// NUL-terminated JSON message). Every wait is bounded; on close the browser we started (by PID,
-// and only it) is asked to quit, killed if it does not, reaped, and its temporary profile removed.
+// NUL-terminated JSON message). Every wait is bounded. The browser runs in a process group of
+// its own with $HOME in its temporary directory. On close it is asked to quit, then every
+// process of its group and its crash handlers (which leave the group) are reaped — a test
+// process that ran a Supervisor is a child subreaper, so they come back to it as zombies — or,
+// past a deadline, killed, each by its PID; then the temporary directory is removed.
 import CPortvisor
 import Foundation
 import Glibc
@@ -31,6 +34,8 @@ final class HeadlessBrowser {
     private var nextID = 0
     private var replies: [Int: [String: Any]] = [:]
     private var reaped = false
+    /// Processes of this browser outside its group (crash handlers), found when closing.
+    private var helpers: Set<pid_t> = []
     /// Every event the browser has sent so far (method, params, sessionId), in order.
     private(set) var events: [(method: String, params: [String: Any], session: String?)] = []
 
@@ -56,6 +61,11 @@ final class HeadlessBrowser {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         posix_spawn_file_actions_adddup2(&actions, childRead, 3)
         posix_spawn_file_actions_adddup2(&actions, childWrite, 4)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         let arguments = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
                          "--user-data-dir=\(profile.file("profile"))", "--no-first-run", "--no-default-browser-check",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -64,7 +74,13 @@ final class HeadlessBrowser {
         var cArgs = arguments.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, nil, &cArgs, environ)
+        // The crash handler keeps its database under $HOME/.config: keep it in the temporary directory.
+        var environment = ProcessInfo.processInfo.environment
+        environment["HOME"] = profile.path
+        environment["XDG_CONFIG_HOME"] = profile.file(".config")
+        var cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { cEnv.forEach { free($0) } }
+        let rc = posix_spawn(&child, executable, &actions, &attributes, &cArgs, &cEnv)
         guard rc == 0 else {
             Glibc.close(toBrowser[1]); Glibc.close(fromBrowser[0])
             throw TestFailure("posix_spawn \(executable): \(rc)")
@@ -78,24 +94,56 @@ final class HeadlessBrowser {
 
     deinit { close() }
 
-    /// Asks the browser to quit, kills it (this PID only) after 5 s, reaps it; the profile goes with `profile`.
+    /// Asks the browser to quit and reaps it and every process of its group; whatever of the
+    /// group is still alive after 5 s is killed, each by its PID. The profile goes with `profile`.
     func close() {
         guard !reaped else { return }
-        _ = try? send("Browser.close", timeout: 2)
-        let deadline = Date().addingTimeInterval(5)
-        var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == 0 {
-            if Date() >= deadline {
-                kill(pid, SIGKILL)
-                waitpid(pid, &status, 0)
-                break
-            }
-            var none = pollfd(fd: -1, events: 0, revents: 0)
-            _ = poll(&none, 0, 10)  // reaping: the process has no event we could wait on here
-        }
         reaped = true
+        helpers = processes { _, commandLine in commandLine.contains(profile.path) }.subtracting([pid])
+        _ = try? send("Browser.close", timeout: 2)
         Glibc.close(commands)
         Glibc.close(answers)
+        if !reapGroup(within: 5) {
+            for member in remaining() { kill(member, SIGKILL) }
+            _ = reapGroup(within: 2)
+        }
+    }
+
+    /// Reaps the group's processes that are our children (the browser, and its helpers once
+    /// reparented to us) until none of the group is left; false when some are after `seconds`.
+    private func reapGroup(within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            var status: Int32 = 0
+            while waitpid(-pid, &status, WNOHANG) > 0 {}
+            for helper in helpers { _ = waitpid(helper, &status, WNOHANG) }
+            if remaining().isEmpty { return true }
+            if Date() >= deadline { return false }
+            var none = pollfd(fd: -1, events: 0, revents: 0)
+            _ = poll(&none, 0, 10)  // other processes' exits give us no event to wait on
+        }
+    }
+
+    /// The browser's processes still there (zombies included): its group (its pid is the group
+    /// id) and the helpers seen when closing began.
+    private func remaining() -> Set<pid_t> {
+        processes { stat, _ in
+            // After "pid (comm)": state, ppid, pgrp.
+            guard let end = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            return fields.count > 2 && pid_t(fields[2]) == pid
+        }.union(helpers.filter { FileManager.default.fileExists(atPath: "/proc/\($0)") })
+    }
+
+    /// The pids in /proc whose stat line and command line (NULs as spaces) satisfy `matches`.
+    private func processes(_ matches: (_ stat: String, _ commandLine: String) -> Bool) -> Set<pid_t> {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return Set(entries.compactMap { entry -> pid_t? in
+            guard let member = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8) else { return nil }
+            let raw = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(entry)/cmdline"))) ?? Data()
+            let commandLine = String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return matches(stat, commandLine) ? member : nil
+        })
     }
 
     /// The browser's own log, for failure messages.
