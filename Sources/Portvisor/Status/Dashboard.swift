@@ -389,15 +389,16 @@ table.live th { position: sticky; top: 0; z-index: 1; }
     rows.dataset.updates = String(updates);
   };
 
-  const setNotice = (reason) => {
+  /* The red notice over the table: null clears it. */
+  const setNotice = (text) => {
     const box = el('notice');
-    document.body.classList.toggle('stale', reason !== null);
-    if (reason === null) { box.hidden = true; box.textContent = ''; return; }
-    box.textContent = last
-      ? 'Status endpoint not reachable (' + reason + '): what is shown is stale since ' + clock(last.at) + '. Retrying every 2 s.'
-      : 'Status endpoint not reachable (' + reason + ') since ' + clock(loadedAt) + '. Retrying every 2 s.';
-    box.hidden = false;
+    document.body.classList.toggle('stale', text !== null);
+    box.textContent = text === null ? '' : text;
+    box.hidden = text === null;
   };
+
+  const unreachable = (reason) => 'Status endpoint not reachable (' + reason + ')'
+    + (last ? ': what is shown is stale since ' + clock(last.at) : ' since ' + clock(loadedAt)) + '. Retrying every 2 s.';
 
   const refresh = async () => {
     const started = Date.now();
@@ -411,14 +412,14 @@ table.live th { position: sticky; top: 0; z-index: 1; }
       if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not a status document');
     } catch (error) {
       doc = null;
-      setNotice(error && error.name === 'AbortError' ? 'no answer within 5 s' : error instanceof TypeError ? 'network error' : String(error && error.message || error));
+      setNotice(unreachable(error && error.name === 'AbortError' ? 'no answer within 5 s' : error instanceof TypeError ? 'network error' : String(error && error.message || error)));
     }
     clearTimeout(timer);
     if (doc !== null) {
       last = { doc: doc, at: Date.now() };
       updates += 1;
       setNotice(null);
-      try { render(false); } catch (error) { setNotice('cannot show this answer: ' + String(error && error.message || error)); }
+      try { render(false); } catch (error) { setNotice('Cannot show the answer from /status (' + String(error && error.message || error) + '). Retrying every 2 s.'); }
     }
     setTimeout(refresh, Math.max(0, REFRESH_MS - (Date.now() - started)));
   };

@@ -170,6 +170,12 @@ struct DashboardTests {
         let page = try browser.open(try Self.url(server), width: 1280, height: 800)
         try page.waitFor("Number(document.body.dataset.updates) >= 1", "the first update")
         #expect(try page.evaluate("document.getElementById('notice').hidden") as? Bool == true)
+        // An answer that is not 200 is a failure too; the next good one clears the notice.
+        _ = try page.evaluate("window.realFetch = window.fetch; window.fetch = async () => new Response('busy', { status: 503 })")
+        let busy = try page.waitFor("(() => { const n = document.getElementById('notice'); return !n.hidden && n.textContent; })()", "the HTTP 503 notice")
+        #expect((busy as? String)?.hasPrefix("Status endpoint not reachable (HTTP 503): what is shown is stale since ") == true, "\(busy)")
+        _ = try page.evaluate("window.fetch = window.realFetch")
+        try page.waitFor("document.getElementById('notice').hidden && !document.body.classList.contains('stale')", "the notice to clear")
         server.supervisor.stop(drainSeconds: 0)
         let notice = try page.waitFor("(() => { const n = document.getElementById('notice'); return !n.hidden && n.textContent; })()",
                                       timeout: 8, "the not-reachable notice") as? String ?? ""
