@@ -49,10 +49,10 @@ public struct HTTPResponse: Sendable, Equatable {
     }
 }
 
-/// Answers the known paths; everything else is 404, other methods 405. Pure: give it a request
-/// and the supervisor's state, get the response.
+/// Answers the known paths (`/` is the dashboard); everything else is 404, other methods 405.
+/// Pure: give it a request and the supervisor's state, get the response.
 public struct StatusRouter: Sendable {
-    public static let paths = ["/status", "/healthz", "/metrics"]
+    public static let paths = ["/", "/status", "/healthz", "/metrics"]
 
     /// The supervisor's state; the argument says whether to collect live connections.
     let snapshot: @Sendable (_ connections: Bool) -> SupervisorSnapshot
@@ -82,12 +82,14 @@ public struct StatusRouter: Sendable {
     /// The response to `request` given the state `snapshot`.
     public static func route(_ request: HTTPRequest, snapshot: SupervisorSnapshot, environment: PortEnvironment) -> HTTPResponse {
         guard paths.contains(request.path) else {
-            return .error(404, "no such path; try /status, /healthz or /metrics")
+            return .error(404, "no such path; try /, /status, /healthz or /metrics")
         }
         guard request.method == "GET" || request.method == "HEAD" else {
             return .error(405, "\(request.method) is not allowed here; use GET or HEAD").with(header: "Allow: GET, HEAD")
         }
         switch request.path {
+        case "/":
+            return Dashboard.response
         case "/status":
             return HTTPResponse(status: 200, contentType: "application/json",
                                 bytes: StatusDocument.encode(snapshot, environment: environment))
