@@ -175,8 +175,8 @@ table.live th { position: sticky; top: 0; z-index: 1; }
   const TIMEOUT_MS = 5000;
   const MAX_ROWS = 500;
   const KNOWN = new Set(['name', 'kind', 'host', 'port', 'range', 'registeredName', 'state', 'restarts', 'lastError',
-    'connections', 'bytes', 'live', 'timeouts', 'protocol', 'enabled', 'datagrams']);
-  const KNOWN_SUPERVISOR = new Set(['pid', 'version', 'config', 'startedAt', 'uptimeSeconds']);
+    'connections', 'bytes', 'live', 'timeouts', 'protocol', 'enabled', 'datagrams', 'stoppedBy']);
+  const KNOWN_SUPERVISOR = new Set(['pid', 'version', 'config', 'startedAt', 'uptimeSeconds', 'lastReload']);
   const RANK = { failed: 0, backoff: 1, starting: 2, stopped: 3, running: 5 };
   const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
   const open = new Set();
@@ -217,8 +217,10 @@ table.live th { position: sticky; top: 0; z-index: 1; }
 
   const stateOf = (s) => typeof s.state === 'string' ? s.state : 'unknown';
   const enabled = (s) => s.enabled !== false;
-  const isProblem = (s) => enabled(s) && stateOf(s) !== 'running';
-  const rank = (s) => !enabled(s) ? 7 : (Object.hasOwn(RANK, stateOf(s)) ? RANK[stateOf(s)] : 4);
+  /* Stopped on purpose (portvisor stop): shown muted, like a disabled one, not as a fault. */
+  const held = (s) => s.stoppedBy === 'control';
+  const isProblem = (s) => enabled(s) && !held(s) && stateOf(s) !== 'running';
+  const rank = (s) => !enabled(s) ? 7 : held(s) ? 6 : (Object.hasOwn(RANK, stateOf(s)) ? RANK[stateOf(s)] : 4);
   const stateClass = (s) => Object.hasOwn(RANK, stateOf(s)) ? 's-' + stateOf(s) : 's-other';
   const isUDP = (s) => s.protocol === 'udp' || (s.protocol === undefined && s.datagrams !== undefined);
   const nameOf = (s) => typeof s.name === 'string' ? s.name : '?';
@@ -277,9 +279,9 @@ table.live th { position: sticky; top: 0; z-index: 1; }
     const details = detail(s, udp);
     const title = udp ? '' : '<button type="button" class="toggle" data-service="' + esc(name) + '" aria-expanded="' + expanded
       + '"><span class="chev" aria-hidden="true"></span>' + esc(name) + '</button>';
-    return '<tr class="svc ' + cls + (isProblem(s) ? ' problem' : '') + (enabled(s) ? '' : ' disabled') + '" data-name="' + esc(name) + '">'
+    return '<tr class="svc ' + cls + (isProblem(s) ? ' problem' : '') + (enabled(s) && !held(s) ? '' : ' disabled') + '" data-name="' + esc(name) + '">'
       + td('col-state', 'State', '<span class="state ' + cls + '"><span class="mark" aria-hidden="true"></span>' + esc(stateOf(s)) + '</span>')
-      + td('col-name', 'Service', (udp ? '<span class="name">' + esc(name) + '</span>' : title) + '<span class="kind">' + esc(scalar(s.kind)) + (enabled(s) ? '' : ' · disabled') + '</span>')
+      + td('col-name', 'Service', (udp ? '<span class="name">' + esc(name) + '</span>' : title) + '<span class="kind">' + esc(scalar(s.kind)) + (enabled(s) ? '' : ' · disabled') + (held(s) ? ' · stopped by control' : '') + '</span>')
       + td('addr mono', 'Address', esc(address(s)))
       + td('range', 'Range', esc(scalar(s.range)) + (typeof s.registeredName === 'string' ? ' <span class="muted">(' + esc(s.registeredName) + ')</span>' : ''))
       + td('n', 'Live', udp ? '–' : int(c.live))
@@ -327,6 +329,12 @@ table.live th { position: sticky; top: 0; z-index: 1; }
       fact('up', esc(duration(sup.uptimeSeconds))),
       fact('config', '<code>' + esc(scalar(sup.config)) + '</code>'),
     ];
+    const reload = sup.lastReload;
+    if (reload && typeof reload === 'object') {
+      const when = typeof reload.at === 'string' && Number.isFinite(Date.parse(reload.at)) ? clock(Date.parse(reload.at)) : '?';
+      const errors = Array.isArray(reload.errors) ? reload.errors.length : 0;
+      facts.push(fact('last reload', esc(when + ' ' + (reload.ok === true ? 'ok' : 'failed' + (errors ? ' (' + errors + ' error' + (errors === 1 ? '' : 's') + ')' : '')))));
+    }
     const extras = [];
     for (const key of Object.keys(sup)) if (!KNOWN_SUPERVISOR.has(key)) extras.push(compact(key, sup[key]));
     for (const key of Object.keys(doc)) if (key !== 'supervisor' && key !== 'services') extras.push(compact(key, doc[key]));

@@ -115,6 +115,30 @@ struct DashboardTests {
         #expect(page.errors.isEmpty, "\(page.errors)")
     }
 
+    /// `portvisor stop` is an operator's choice, not a fault: the service is muted and says why,
+    /// and neither the banner nor the title counts it; the header shows the last reload.
+    @Test func aServiceStoppedByControlIsMutedNotAlarmed() throws {
+        let server = try ControlledSupervisor([#"{ "name": "ok", "kind": "echo", "port": 0 }"#, #"{ "name": "held", "kind": "echo", "port": 0 }"#],
+                                              status: TestSupervisor.statusOnLoopback)
+        guard case .success = ControlSocket.ask(server.controlPath, .stop(["held"])),
+              case .success = ControlSocket.ask(server.controlPath, .reload(dryRun: false)) else {
+            Issue.record("stop or reload failed")
+            return
+        }
+        let port = try #require(server.supervisor.statusBoundPort)
+        let browser = try HeadlessBrowser()
+        defer { browser.close() }
+        let page = try browser.open("http://127.0.0.1:\(port)/", width: 1280, height: 800)
+        try page.waitFor("\(Self.row("held"))?.classList.contains('s-stopped')", "held to show stopped")
+        #expect(try page.evaluate("\(Self.row("held")).classList.contains('problem')") as? Bool == false)
+        #expect(try page.evaluate("\(Self.row("held")).classList.contains('disabled')") as? Bool == true)
+        #expect((try page.evaluate("\(Self.row("held")).textContent") as? String)?.contains("stopped by control") == true)
+        #expect(try page.evaluate("document.getElementById('problems').hidden") as? Bool == true)
+        #expect(try page.evaluate("document.title") as? String == "Portvisor")
+        #expect((try page.evaluate("document.body.textContent") as? String)?.contains("last reload") == true)
+        #expect(page.errors.isEmpty, "\(page.errors)")
+    }
+
     @Test func twoThousandLiveConnectionsRenderInUnderFiveSeconds() throws {
         let server = try TestSupervisor(#"{ "name": "echo", "kind": "echo", "port": 0, "maxConnections": 4000 }"#,
                                         status: TestSupervisor.statusOnLoopback, level: .info)
@@ -225,7 +249,7 @@ struct DashboardTests {
         #expect(text.contains("version \(hostile)") && text.contains("/etc/\(hostile)/services.json"))
         let db = try page.evaluate("\(Self.row("db")).textContent") as? String ?? ""
         for part in ["[::1]:15432", "123,456,789", "4.5 TiB", "1.5 KiB", hostile, "upstreamFailures 3", "processes: started 1, running 1",
-                     "process: pid 77, lastExit \(hostile)", "stoppedBy control", "nested: deep {…}", "list [3]"] {
+                     "process: pid 77, lastExit \(hostile)", "stopped by control", "nested: deep {…}", "list [3]"] {
             #expect(db.contains(part), "\(part) in \(db)")
         }
         #expect(text.contains("lastReload: at 2026-11-25T14:00:00Z, ok yes") && text.contains("up 2h 00m"))
