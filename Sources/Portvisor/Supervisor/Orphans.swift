@@ -32,13 +32,17 @@ enum Orphans {
                 return true
             }
         }
-        // Reparented descendants: our children that no worker owns. While a spawn is in flight a
-        // new child may not be registered yet, so wait for the next round.
+        // Reparented descendants: our children that no worker owns. The order matters: list the
+        // children first, then make sure no spawn is in flight, then read who owns what. A child
+        // in the list was cloned before it was read; its spawn has either finished — and
+        // registered it in `owned`, which is read after — or is still in flight, and then this
+        // round leaves everything for the next.
+        let children = ProcessTree.children()
         guard Spawner.inFlight.load(ordering: .acquiring) == 0 else { return reaped }
         let owned = Spawner.owned.withLock { $0 }
         let handed = Set(handedOver.withLock { $0.map(\.child.pid) })
         let known = recognised.withLock { $0 }
-        for pid in ProcessTree.children() where !owned.contains(pid) && !handed.contains(pid) {
+        for pid in children where !owned.contains(pid) && !handed.contains(pid) {
             if !everyChild && !known.contains(pid) {
                 guard ProcessTree.serviceVariable(of: pid) != nil else { continue }
                 _ = recognised.withLock { $0.insert(pid) }
@@ -53,10 +57,14 @@ enum Orphans {
 
     /// Running orphans, with the service each came from when it can be told (see `reap`).
     static func running(everyChild: Bool) -> [(pid: Int32, service: String?)] {
+        // The same order as in `reap`: children first, then spawns in flight, then `owned`.
+        let children = ProcessTree.children()
+        // (Bounded: under a storm of spawns, after 100 ms the list is taken as it is.)
+        for _ in 0..<1000 where Spawner.inFlight.load(ordering: .acquiring) != 0 { Clock.sleep(until: Clock.monotonic() + 100_000) }
         let owned = Spawner.owned.withLock { $0 }
         var result = handedOver.withLock { $0.map { (pid: $0.child.pid, service: Optional($0.service)) } }
         let handed = Set(result.map(\.pid))
-        for pid in ProcessTree.children() where !owned.contains(pid) && !handed.contains(pid) && ProcessTree.isAlive(pid) {
+        for pid in children where !owned.contains(pid) && !handed.contains(pid) && ProcessTree.isAlive(pid) {
             let service = ProcessTree.serviceVariable(of: pid)
             if service != nil { _ = recognised.withLock { $0.insert(pid) } }
             if everyChild || service != nil { result.append((pid, service)) }

@@ -188,4 +188,30 @@ func shell(_ script: String) -> String {
         child.signal(SIGTERM)
         _ = try child.waitForExit()
     }
+
+    /// Under a storm of short children (`run`, so every SIGCHLD rescans for orphans), every
+    /// child is reaped by its own worker: none is taken for an orphan, so every exit is counted
+    /// as what it was (the reaper once read `owned` before the children list, and stole ~1%).
+    @Test func theOrphanReaperNeverTakesAWorkersChild() throws {
+        let directory = try TempDirectory()
+        let status = try freeTCPPort()
+        let config = try directory.write("services.json", #"{ "status": { "port": \#(status) }, "control": false, "services": [ { "name": "x", "kind": "exec", "port": 0, "command": ["/bin/echo", "hi"], "stderr": "null", "maxConnections": 64 } ] }"#)
+        let run = try ChildProcess.portvisor(["run", "--config", config])
+        defer { run.signal(SIGTERM); _ = try? run.waitForExit() }
+        let log = try run.waitForStderr(" x: listening on 127.0.0.1:")
+        let line = try #require(log.split(separator: "\n").first { $0.contains(" x: listening on 127.0.0.1:") })
+        let port = try #require(Int(line.split(separator: ":").last?.prefix { $0.isNumber } ?? ""))
+        let bench = try ChildProcess.runPortvisor(["bench", "connect", "--port", String(port), "--connections", "16", "--duration", "2"], timeout: 60)
+        #expect(bench.code == 0, "\(bench.out)\(bench.err)")
+        var processes: JSONValue?
+        let settled = try eventually(timeout: 10) {
+            let reply = try HTTPClient.get("/status", from: SocketAddress(ip: .loopbackV4, port: UInt16(status)))
+            processes = try JSONParser.parse(reply.body)["services"]?.arrayValue?.first?["processes"]
+            return processes?["running"] == .int(0)
+        }
+        #expect(settled)
+        guard case .number(let started)? = processes?["started"], let count = started.integer else { Issue.record("no processes"); return }
+        #expect(count > 500, "only \(count) children in 2 s")
+        #expect(processes?["exitedOk"] == .int(count) && processes?["exitedError"] == .int(0) && processes?["killed"] == .int(0), "\(String(describing: processes))")
+    }
 }
