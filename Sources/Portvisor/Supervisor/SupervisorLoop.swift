@@ -47,6 +47,8 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
     static let controlWaitTimer = 5
     /// How often orphans are looked for without a SIGCHLD (and while stopping them).
     static let orphanScanNanos: MonotonicNanos = 1_000_000_000
+    /// The shortest time between two scans for orphans prompted by SIGCHLD.
+    static let orphanScanSpacing: MonotonicNanos = 100_000_000
     /// How long reparented descendants get between SIGTERM and SIGKILL.
     static let orphanStopNanos: MonotonicNanos = 5_000_000_000
     /// How long a reload waits for the old listeners to close.
@@ -85,6 +87,7 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
     private var readyReported = false
     /// Services whose orphans got SIGTERM, and when they get SIGKILL.
     private var orphanKills: [(service: String, at: MonotonicNanos)] = []
+    private var lastOrphanScan: MonotonicNanos = -(1 << 62)
     /// The caller waiting for the reload in progress.
     private var reloadReply: ((ReloadReport) -> Void)?
     /// Who asked for the reload in progress, for `lastReload`.
@@ -267,7 +270,16 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
         case Signals.SIGUSR1:
             for line in summaryLines() { logger.info("supervisor", event: "summary", line) }
         case Signals.SIGCHLD:
-            Orphans.reap(everyChild: ownsProcess)
+            // Most SIGCHLDs are exec children their workers reap through pidfds; a scan for
+            // orphans reads /proc for every thread, so under a storm of exits it runs at most
+            // every 100 ms (an orphan waits that long to be reaped, no more).
+            let now = loop.now
+            if now - lastOrphanScan >= Self.orphanScanSpacing {
+                Orphans.reap(everyChild: ownsProcess)
+                lastOrphanScan = now
+            } else if (loop.timers.deadline(of: Self.orphanTimer) ?? .max) > lastOrphanScan + Self.orphanScanSpacing {
+                loop.timers.schedule(Self.orphanTimer, at: lastOrphanScan + Self.orphanScanSpacing)
+            }
         default:
             logger.debug("supervisor", event: "signal", "\(SignalReceiver.name(signal)) ignored")
         }
@@ -444,6 +456,7 @@ final class SupervisorLoop: EventHandler, @unchecked Sendable {
     private func orphanTick() {
         Orphans.reap(everyChild: ownsProcess)
         let now = loop.now
+        lastOrphanScan = now
         if case .stoppingOrphans(let deadline) = lifecycle {
             if Orphans.running(everyChild: ownsProcess).isEmpty {
                 ended()
