@@ -210,6 +210,7 @@ public enum Spawner {
     /// Sends `signal` to the child and its process group (the child leads it). ESRCH (all gone)
     /// is not an error.
     public static func signalGroup(_ child: SpawnedChild, _ signal: Int32) {
+        guard child.pid > 0 else { return }  // kill(-0) would be our own group
         _ = kill(-child.pid, signal)
         _ = cp_pidfd_send_signal(child.pidfd, signal)
     }
