@@ -129,15 +129,19 @@ func answer(_ line: String) throws -> JSONValue { try JSONParser.parse(line) }
         #expect(try code(String(repeating: "a", count: 5000)).0 == 64)
         let invalidUTF8 = try answer(try server.raw([0x73, 0xFF, 0x0A]))
         #expect(invalidUTF8["code"] == .int(64))
-        // A client that connects and says nothing is answered and closed after 5 s; meanwhile
-        // others are served.
-        let silent = try UnixSocket.connect(path: server.controlPath, timeout: 5)
-        defer { Syscall.close(silent) }
-        #expect(try code("info\n").0 == 0)
+        // Clients that connect and say nothing hold at most the 16 slots, and only for 5 s:
+        // the 17th is told the supervisor is busy (69), then each silent one is answered and
+        // closed, and requests are served again.
+        var silent: [Int32] = []
+        defer { silent.forEach(Syscall.close) }
+        for _ in 0..<ControlServer.maxConnections { silent.append(try UnixSocket.connect(path: server.controlPath, timeout: 5)) }
         let started = Date()
-        let late = try RawUnixClient(fd: silent).readToEnd(timeout: 10)
+        let (busy, busyLine) = try code("info\n")
+        #expect(busy == 69 && busyLine.contains("busy with 16 control connections"), "\(busyLine)")
+        let late = try RawUnixClient(fd: silent[0]).readToEnd(timeout: 10)
         #expect(Date().timeIntervalSince(started) < 7)
         #expect(try answer(late)["code"] == .int(64) && late.contains("no complete request line"))
+        #expect(try code("info\n").0 == 0)
     }
 
     // MARK: stop, start, restart
