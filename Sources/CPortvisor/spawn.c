@@ -13,6 +13,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,14 +40,23 @@
 /// the descriptor table past 1024 entries for every spawn (measured: about a quarter of the
 /// supervisor's own CPU per exec connection).
 
-static int fail(cp_spawn_request *request, int step) {
+// The child runs in the supervisor's memory (CLONE_VM) on the calling thread's TLS until it
+// execs, so it makes raw system calls only. The C library's wrappers assume they run in the
+// process whose memory this is: its setuid, setgid and setgroups walk the supervisor's thread
+// list for their set-ID broadcast (the signals happen to miss from the child, which is another
+// process), and under a sanitizer every wrapper is intercepted and records the child's descriptor
+// changes as the parent's. `errno` is set by syscall(2) itself.
+#define CHILD __attribute__((no_sanitize("thread")))
+
+CHILD static int fail(cp_spawn_request *request, int step) {
     request->error = errno;
     request->failed_step = step;
-    _exit(127);
+    syscall(SYS_exit_group, 127);
+    return 127;
 }
 
 /// Writes `value` in decimal at `out` (for LISTEN_PID=); at most 20 digits.
-static void write_decimal(char *out, long value) {
+CHILD static void write_decimal(char *out, long value) {
     char digits[24];
     int count = 0;
     do {
@@ -57,59 +67,75 @@ static void write_decimal(char *out, long value) {
     out[count] = 0;
 }
 
-static int child_main(void *argument) {
+CHILD static int child_main(void *argument) {
     cp_spawn_request *request = argument;
     // 1. Every signal at its default disposition (the supervisor ignores SIGPIPE), then an
     //    empty mask (every signal was blocked across clone, so no handler of the supervisor's
-    //    can run in this shared memory).
-    // The raw system call: the C library's sigaction refuses the signals it reserves for
-    // itself (32 and 33), which a child must also get at their defaults.
+    //    can run in this shared memory). Raw: the C library's sigaction refuses the signals it
+    //    reserves for itself (32 and 33), which a child must also get at their defaults.
     struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } defaults;
-    memset(&defaults, 0, sizeof defaults);  // SIG_DFL, no flags, empty mask
+    for (unsigned i = 0; i < sizeof defaults; i++) ((volatile char *)&defaults)[i] = 0;  // SIG_DFL, no flags, empty mask
     for (int signal_number = 1; signal_number < NSIG; signal_number++) {
         if (signal_number == SIGKILL || signal_number == SIGSTOP) continue;
         syscall(SYS_rt_sigaction, signal_number, &defaults, NULL, sizeof defaults.mask);
     }
-    sigset_t empty;
-    sigemptyset(&empty);
-    if (sigprocmask(SIG_SETMASK, &empty, NULL) != 0) fail(request, CP_SPAWN_STEP_SIGNALS);
-    // 2. Its own process group, so that stopping it reaches whatever it starts.
-    if (request->new_process_group && setpgid(0, 0) != 0) fail(request, CP_SPAWN_STEP_PROCESS_GROUP);
-    // 3. Exactly the listed descriptors, as 0, 1, 2, …: first out of the way (a source may be
-    //    another's target), then into place; -1 means /dev/null.
+    unsigned long empty = 0;
+    if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, sizeof empty) != 0) fail(request, CP_SPAWN_STEP_SIGNALS);
+    // 2. Its own process group.
+    if (request->new_process_group && syscall(SYS_setpgid, 0, 0) != 0) fail(request, CP_SPAWN_STEP_PROCESS_GROUP);
+    // 3. The listed descriptors as 0, 1, 2, …: each first copied to a free number at or above
+    //    CP_SPAWN_MAX_FDS (so none is overwritten before it has moved), then into place, where
+    //    dup3 clears close-on-exec; -1 means /dev/null. Then every other descriptor is closed.
     int moved[CP_SPAWN_MAX_FDS];
     for (int i = 0; i < request->fd_count; i++) {
-        int source = request->fds[i];
+        long source = request->fds[i];
         if (source < 0) {
-            source = open("/dev/null", O_RDWR | O_CLOEXEC);
+            source = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
             if (source < 0) fail(request, CP_SPAWN_STEP_DESCRIPTORS);
         }
-        moved[i] = fcntl(source, F_DUPFD_CLOEXEC, CP_SPAWN_MAX_FDS);
+        moved[i] = (int)syscall(SYS_fcntl, source, F_DUPFD_CLOEXEC, CP_SPAWN_MAX_FDS);
         if (moved[i] < 0) fail(request, CP_SPAWN_STEP_DESCRIPTORS);
     }
     for (int i = 0; i < request->fd_count; i++) {
-        if (dup2(moved[i], i) != i) fail(request, CP_SPAWN_STEP_DESCRIPTORS);  // dup2 clears FD_CLOEXEC
+        if (syscall(SYS_dup3, moved[i], i, 0) != i) fail(request, CP_SPAWN_STEP_DESCRIPTORS);
         if (request->blocking[i]) {
-            int flags = fcntl(i, F_GETFL);
-            if (flags < 0 || fcntl(i, F_SETFL, flags & ~O_NONBLOCK) != 0) fail(request, CP_SPAWN_STEP_DESCRIPTORS);
+            long flags = syscall(SYS_fcntl, i, F_GETFL);
+            if (flags < 0 || syscall(SYS_fcntl, i, F_SETFL, flags & ~O_NONBLOCK) != 0) fail(request, CP_SPAWN_STEP_DESCRIPTORS);
         }
     }
     if (syscall(SYS_close_range, (unsigned)request->fd_count, ~0U, 0) != 0) {
-        // Before Linux 5.9: close one by one up to the limit.
-        long limit = sysconf(_SC_OPEN_MAX);
-        for (long fd = request->fd_count; fd < limit; fd++) close((int)fd);
+        struct rlimit limit = { 1024, 1024 };
+        syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &limit);
+        for (unsigned long fd = (unsigned long)request->fd_count; fd < limit.rlim_cur && fd < (1UL << 20); fd++) syscall(SYS_close, fd);
     }
-    // 4. Where it runs, and as whom (groups before the group, the group before the user).
-    if (request->directory && chdir(request->directory) != 0) fail(request, CP_SPAWN_STEP_DIRECTORY);
-    if (request->set_groups && setgroups((size_t)request->group_count, request->groups) != 0) fail(request, CP_SPAWN_STEP_GROUPS);
-    if (request->set_gid && setgid(request->gid) != 0) fail(request, CP_SPAWN_STEP_GROUP);
-    if (request->set_uid && setuid(request->uid) != 0) fail(request, CP_SPAWN_STEP_USER);
-    // 5. LISTEN_PID= names this process (sd_listen_fds checks it).
-    if (request->listen_pid_digits) write_decimal(request->listen_pid_digits, (long)getpid());
-    execve(request->path, request->argv, request->envp);
+    // 4. Directory, then groups, group and user (the user last: after it the others may fail).
+    if (request->directory && syscall(SYS_chdir, request->directory) != 0) fail(request, CP_SPAWN_STEP_DIRECTORY);
+    if (request->set_groups && syscall(SYS_setgroups, (long)request->group_count, request->groups) != 0) fail(request, CP_SPAWN_STEP_GROUPS);
+    if (request->set_gid && syscall(SYS_setgid, (long)request->gid) != 0) fail(request, CP_SPAWN_STEP_GROUP);
+    if (request->set_uid && syscall(SYS_setuid, (long)request->uid) != 0) fail(request, CP_SPAWN_STEP_USER);
+    if (request->listen_pid_digits) write_decimal(request->listen_pid_digits, syscall(SYS_getpid));
+    syscall(SYS_execve, request->path, request->argv, request->envp);
     fail(request, CP_SPAWN_STEP_EXEC);
     return 127;
 }
+
+// Under ThreadSanitizer the C library's clone is intercepted and handled like fork, which
+// aborts for a CLONE_VM child of a threaded process: call the library's own clone instead.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#include <dlfcn.h>
+typedef int (*clone_function)(int (*)(void *), void *, int, void *, ...);
+static clone_function library_clone(void) {
+    static clone_function found;
+    if (!found) found = (clone_function)dlsym(RTLD_NEXT, "clone");
+    return found;
+}
+#define CP_CLONE (library_clone())
+#endif
+#endif
+#ifndef CP_CLONE
+#define CP_CLONE clone
+#endif
 
 pid_t cp_spawn(cp_spawn_request *request, void *stack, size_t stack_size, int *pidfd) {
     if (request->fd_count < 0 || request->fd_count > CP_SPAWN_MAX_FDS) {
@@ -125,7 +151,7 @@ pid_t cp_spawn(cp_spawn_request *request, void *stack, size_t stack_size, int *p
     // The stack grows down on every architecture Linux runs Portvisor on: pass its top, aligned.
     char *top = (char *)stack + stack_size;
     top = (char *)((unsigned long)top & ~15UL);
-    pid_t pid = clone(child_main, top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, request, &descriptor);
+    pid_t pid = CP_CLONE(child_main, top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, request, &descriptor);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {

@@ -174,6 +174,23 @@ func shell(_ script: String) -> String {
         #expect(exec.warnings(forService: 0) == [#""writeTimeout" does not apply to kind "exec": the program owns the connection (use runtimeMax)"#])
     }
 
+    /// As root: the child runs as the configured user, group and supplementary groups — and no
+    /// thread of the supervisor changes with it (the child shares its memory until it execs).
+    @Test func theChildRunsAsItsUserAndTheSupervisorStaysWhoItWas() throws {
+        guard geteuid() == 0, Identity.user("nobody") != nil, Identity.group("nogroup") != nil else { return }
+        let server = try TestSupervisor(Self.exec("id -u; id -g; id -G", #", "user": "nobody", "group": "nogroup", "stderr": "null""#))
+        let lines = try server.connect("x").readToEndText(timeout: 5).split(separator: "\n").map(String.init)
+        #expect(lines == ["65534", "65534", "65534"], "\(lines)")
+        #expect(getuid() == 0 && geteuid() == 0 && getgid() == 0)
+        // Every thread of this process, the workers included, is still root.
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+        for task in tasks {
+            guard let status = try? String(contentsOfFile: "/proc/self/task/\(task)/status", encoding: .utf8) else { continue }
+            let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }
+            #expect(uid?.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().allSatisfy { $0 == "0" } == true, "thread \(task): \(uid ?? "")")
+        }
+    }
+
     @Test func aUserSwitchWithoutThePrivilegeFailsTheServiceAtOnce() throws {
         guard geteuid() == 0, Repository.hasTool("setpriv") else { return }
         // As nobody, with no capabilities, a service that must run as root cannot start.
