@@ -53,9 +53,9 @@ public enum ManPage {
     private static func kinds(_ page: inout Roff) {
         page.macro("SH", "SERVICE KINDS")
         page.text("""
-        A service's kind says what it serves. Every kind takes the common keys (name, kind, port, host,
-        enabled, maxConnections, idleTimeout, restart, allow, deny, maxConnectionsPerSource,
-        maxConnectionRatePerSource, writeTimeout, protocol); its own keys follow its description.
+        A service's kind says what it serves. Every kind takes the common keys \
+        (\(CommandLineSpec.commonServiceKeys.joined(separator: ", "))), except that check refuses or \
+        warns about those a program kind cannot honour; its own keys follow its description. \
         portvisor help KIND prints the same.
         """)
         for name in KindRegistry.names {
