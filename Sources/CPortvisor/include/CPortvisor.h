@@ -79,7 +79,8 @@ enum {
     CP_SPAWN_STEP_EXEC = 8,
 };
 
-/// What to start and how. The caller owns every pointer until cp_spawn returns.
+/// What to start and how. The caller owns every pointer until cp_spawn returns (a detached
+/// spawn: until cp_spawn_settled).
 typedef struct {
     const char *path;
     char *const *argv;
@@ -103,12 +104,26 @@ typedef struct {
     /// Out: the child's errno and step when it failed before exec.
     int error;
     int failed_step;
+    /// Set by cp_spawn: the signals (bit n-1 for signal n) the child puts back to SIG_DFL.
+    unsigned long long reset_signals;
+    /// Set by cp_spawn_detached, cleared by the kernel when the child has exec'd or ended.
+    pid_t child_tid;
 } cp_spawn_request;
 
 /// Starts `request->path` with clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) on `stack` (at least
 /// 16 KiB, lent for the call). Returns the pid and sets *pidfd; -1 with errno (and
 /// request->failed_step when the child failed) otherwise.
 pid_t cp_spawn(cp_spawn_request *request, void *stack, size_t stack_size, int *pidfd);
+/// Starts it like cp_spawn without waiting for the child's execve: the request, everything it
+/// points to and the stack stay in the child's use until cp_spawn_settled(request) is 1; then
+/// request->error (and failed_step) say whether the exec failed. -1 with errno when no child
+/// was created. (Where the child cannot make raw system calls, this waits like cp_spawn.)
+pid_t cp_spawn_detached(cp_spawn_request *request, void *stack, size_t stack_size, int *pidfd);
+/// 1 once a detached spawn's child has exec'd or ended (request->error is then final).
+int cp_spawn_settled(const cp_spawn_request *request);
+/// Call after changing a signal's disposition: the next spawn rereads which signals are not at
+/// SIG_DFL (the only ones a child must have reset).
+void cp_spawn_dispositions_changed(void);
 
 /// waitid(P_PIDFD, WEXITED | WNOHANG): 1 with si_code/si_status/si_pid when the child has ended
 /// (and is reaped), 0 while it runs, -1 on error.

@@ -99,9 +99,9 @@ final class ExecRuntime: ServiceRuntime {
             }
             stderrRead = stderr.read
             defer { if stderr.read != nil { Syscall.close(stderr.child) } }
-            child = try launcher.spawn(options.program, identity: identity, service: context.name,
-                                       variables: ExecKind.variables(peer: peer, local: local),
-                                       descriptors: [(fd, true), (fd, true), (stderr.child, false)])
+            child = try launcher.launch(options.program, identity: identity, service: context.name,
+                                        variables: ExecKind.variables(peer: peer, local: local),
+                                        descriptors: [(fd, true), (fd, true), (stderr.child, false)])
         } catch {
             if let stderrRead { Syscall.close(stderrRead) }
             if counted { admission.release(peer) }
@@ -158,7 +158,7 @@ final class ExecRuntime: ServiceRuntime {
         guard let index = table.slot(for: token) else { return }
         switch ConnectionTable<ExecChild>.role(of: token) {
         case Self.pidfdRole:
-            if let end = Spawner.reap(table[index].pointee.state.child) { childEnded(index, end) }
+            if let end = Spawner.reap(table[index].pointee.state.child) { reaped(index, end) }
         case Self.stderrRole:
             readStderr(index, final: false)
         default:
@@ -177,6 +177,29 @@ final class ExecRuntime: ServiceRuntime {
             Syscall.close(fd)
             c.pointee.state.stderrFD = -1
         }
+    }
+
+    /// A child's end: a program that ran, or one whose exec failed (the spawn was detached, so
+    /// that is known only now: it counts as a spawn failure, not as an exit).
+    private func reaped(_ index: Int, _ end: ChildEnd) {
+        if let failure = launcher.ended(table[index].pointee.state.child) {
+            lateSpawnFailure(index, failure)
+        } else {
+            childEnded(index, end)
+        }
+    }
+
+    private func lateSpawnFailure(_ index: Int, _ error: SpawnError) {
+        let c = table[index]
+        readStderr(index, final: true)
+        stats?.running.wrappingSubtract(1, ordering: .relaxed)
+        Syscall.close(c.pointee.fd)
+        context.loop.timers.cancel(firstConnectionTimer + index)
+        ServiceStats.add(context.stats.live, -1)
+        if c.pointee.countedInSources { admission.release(c.pointee.peer) }
+        table.release(index)
+        spawnFailed(error)
+        context.connectionClosed()
     }
 
     private func childEnded(_ index: Int, _ end: ChildEnd) {
@@ -286,8 +309,9 @@ final class ExecRuntime: ServiceRuntime {
             let c = table[index]
             Spawner.signalGroup(c.pointee.state.child, Signals.SIGKILL)
             if let end = Spawner.reap(c.pointee.state.child) {
-                childEnded(index, end)
+                reaped(index, end)
             } else {
+                launcher.abandon(c.pointee.state.child)
                 Orphans.adopt(c.pointee.state.child, service: context.name)
                 if c.pointee.state.stderrFD >= 0 { Syscall.close(c.pointee.state.stderrFD) }
                 Syscall.close(c.pointee.fd)

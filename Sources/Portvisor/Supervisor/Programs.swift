@@ -35,15 +35,42 @@ struct ResolvedIdentity: Equatable {
 }
 
 /// Starts a service's children. Loop-thread only.
+///
+/// `spawn` waits until the child has exec'd (daemon: a failure feeds the backoff at once).
+/// `launch` does not (exec, where that wait was most of a connection's time on the worker): each
+/// child runs on a stack of its own until it has exec'd, and its memory is kept in `launching`
+/// until the kernel says it is no longer used; a child whose exec failed keeps it until its end
+/// is reaped, when `ended` reports the failure.
 final class ProgramLauncher {
-    private let stack: UnsafeMutableRawPointer
+    private struct Launch {
+        let pid: Int32
+        let memory: SpawnMemory
+        let stack: UnsafeMutableRawPointer
+    }
 
-    init() { stack = .allocate(byteCount: Spawner.stackSize, alignment: 16) }
-    deinit { stack.deallocate() }
+    private var waitingStack: UnsafeMutableRawPointer?
+    private var spareStacks: [UnsafeMutableRawPointer] = []
+    private var launching: [Launch] = []
+    /// Stacks kept for reuse; more are freed.
+    private static let maxSpareStacks = 8
 
-    /// Starts `options.command` with `descriptors` as 0, 1, 2, … and the exact environment.
-    func spawn(_ options: ProgramOptions, identity: ResolvedIdentity, service: String, variables: [(String, String)],
-               descriptors: [(fd: Int32, blocking: Bool)], listenPID: Bool = false) throws(SpawnError) -> SpawnedChild {
+    init() {}
+
+    deinit {
+        // A child that has not settled may still run on its stack: that memory is left allocated.
+        for launch in launching where launch.memory.settled {
+            launch.memory.free()
+            launch.stack.deallocate()
+        }
+        for stack in spareStacks { stack.deallocate() }
+        waitingStack?.deallocate()
+    }
+
+    /// Detached children whose memory is still held (for tests and status: normally 0–2).
+    var launchingCount: Int { launching.count }
+
+    private func request(_ options: ProgramOptions, identity: ResolvedIdentity, service: String, variables: [(String, String)],
+                         descriptors: [(fd: Int32, blocking: Bool)], listenPID: Bool) throws(SpawnError) -> SpawnRequest {
         guard let program = options.command.first else { throw SpawnError(step: "command", errno: Errno.ENOENT) }
         var request = SpawnRequest(path: program, arguments: options.command,
                                    environment: options.childEnvironment(service: service, variables: variables), descriptors: descriptors)
@@ -52,7 +79,80 @@ final class ProgramLauncher {
         request.user = identity.uid
         request.group = identity.gid
         request.groups = identity.groups
+        return request
+    }
+
+    /// Starts `options.command` with `descriptors` as 0, 1, 2, … and the exact environment, and
+    /// waits until it has exec'd: a failure is thrown here.
+    func spawn(_ options: ProgramOptions, identity: ResolvedIdentity, service: String, variables: [(String, String)],
+               descriptors: [(fd: Int32, blocking: Bool)], listenPID: Bool = false) throws(SpawnError) -> SpawnedChild {
+        let request = try request(options, identity: identity, service: service, variables: variables, descriptors: descriptors, listenPID: listenPID)
+        let stack = waitingStack ?? .allocate(byteCount: Spawner.stackSize, alignment: 16)
+        waitingStack = stack
         return try Spawner.spawn(request, stack: stack)
+    }
+
+    /// Starts it without waiting for its execve. Throws only when no child was created; an exec
+    /// that fails later is reported by `ended` when the child's end is reaped.
+    func launch(_ options: ProgramOptions, identity: ResolvedIdentity, service: String, variables: [(String, String)],
+                descriptors: [(fd: Int32, blocking: Bool)]) throws(SpawnError) -> SpawnedChild {
+        collect()
+        let memory = try SpawnMemory(request(options, identity: identity, service: service, variables: variables,
+                                             descriptors: descriptors, listenPID: false))
+        let stack = spareStacks.popLast() ?? .allocate(byteCount: Spawner.stackSize, alignment: 16)
+        let child: SpawnedChild
+        do {
+            child = try Spawner.launch(memory, stack: stack)
+        } catch {
+            memory.free()
+            recycle(stack)
+            throw error
+        }
+        launching.append(Launch(pid: child.pid, memory: memory, stack: stack))
+        return child
+    }
+
+    /// Frees the memory of every child that has exec'd (a failed one's stays for `ended`).
+    func collect() {
+        var i = 0
+        while i < launching.count {
+            let launch = launching[i]
+            if launch.memory.settled && launch.memory.failure == nil {
+                release(launch)
+                launching.swapAt(i, launching.count - 1)
+                launching.removeLast()
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    /// `child` has ended and been reaped: why its exec failed, or nil when it ran.
+    func ended(_ child: SpawnedChild) -> SpawnError? {
+        guard let i = launching.firstIndex(where: { $0.pid == child.pid }) else { return nil }
+        let launch = launching.remove(at: i)
+        // Reaped, so it runs no more: its memory is free even if the kernel did not clear the
+        // tid (a core dump before exec leaves it; its end then says so).
+        let failure = launch.memory.settled ? launch.memory.failure : nil
+        release(launch)
+        return failure
+    }
+
+    /// `child` is given up unreaped (shutdown hands it to the orphan reaper): its memory is freed
+    /// if the child no longer uses it, and otherwise left allocated for good.
+    func abandon(_ child: SpawnedChild) {
+        guard let i = launching.firstIndex(where: { $0.pid == child.pid }) else { return }
+        let launch = launching.remove(at: i)
+        if launch.memory.settled { release(launch) }
+    }
+
+    private func release(_ launch: Launch) {
+        launch.memory.free()
+        recycle(launch.stack)
+    }
+
+    private func recycle(_ stack: UnsafeMutableRawPointer) {
+        if spareStacks.count < Self.maxSpareStacks { spareStacks.append(stack) } else { stack.deallocate() }
     }
 
     /// The descriptor a child's stderr gets for `mode`, and the read end to watch for `log`.

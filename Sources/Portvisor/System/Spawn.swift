@@ -1,5 +1,5 @@
-// Starting and ending the user's programs (exec, daemon): cp_spawn (spawn.c: clone with
-// CLONE_VM | CLONE_VFORK | CLONE_PIDFD, never a plain fork of this multi-threaded process),
+// Starting and ending the user's programs (exec, daemon): cp_spawn and cp_spawn_detached
+// (spawn.c: clone with CLONE_VM | CLONE_PIDFD, never a plain fork of this multi-threaded process),
 // reaping through the pidfd, signals to a child's process group, and who a user or group is.
 import CPortvisor
 import Glibc
@@ -78,33 +78,30 @@ public struct SpawnRequest: Sendable {
     }
 }
 
-public enum Spawner {
-    /// Every pid spawned and not yet reaped by its owner, so that the orphan reaper never reaps
-    /// one (its owner reaps it through its pidfd).
-    static let owned = Locked<Set<Int32>>([])
-    /// Spawns in progress: between clone and `owned.insert` a child is nobody's yet.
-    static let inFlight = Atomic<Int>(0)
+/// A spawn's request and everything it points to (path, argv, envp, directory, groups) in one
+/// allocation that the child reads until it has exec'd. Freed by its owner with `free()`.
+public struct SpawnMemory: @unchecked Sendable {
+    private let block: UnsafeMutableRawPointer
+    let request: UnsafeMutablePointer<cp_spawn_request>
 
-    /// A stack for cp_spawn; one per thread that spawns (the calling thread waits while the
-    /// child uses it).
-    public static let stackSize = 64 * 1024
-
-    /// Starts `request` on `stack` (`stackSize` bytes). The child is registered as owned until
-    /// `reap` sees its end.
-    public static func spawn(_ request: SpawnRequest, stack: UnsafeMutableRawPointer) throws(SpawnError) -> SpawnedChild {
-        guard request.descriptors.count <= Int(CP_SPAWN_MAX_FDS) else { throw SpawnError(step: "descriptors", errno: Errno.EINVAL) }
-        // Every string and both pointer arrays in one allocation.
-        var environment = request.environment
+    public init(_ spawn: SpawnRequest) throws(SpawnError) {
+        guard spawn.descriptors.count <= Int(CP_SPAWN_MAX_FDS) else { throw SpawnError(step: "descriptors", errno: Errno.EINVAL) }
+        var environment = spawn.environment
         let listenPrefix = "LISTEN_PID="
-        if request.listenPID { environment.append(listenPrefix + String(repeating: "0", count: 21)) }
-        let strings = [request.path] + request.arguments + environment
+        if spawn.listenPID { environment.append(listenPrefix + String(repeating: "0", count: 21)) }
+        let groups = spawn.groups ?? []
+        let strings = [spawn.path] + spawn.arguments + environment + (spawn.directory.map { [$0] } ?? [])
+        let pointerSize = MemoryLayout<UnsafeMutablePointer<CChar>?>.stride
+        let pointers = spawn.arguments.count + 1 + environment.count + 1
+        let requestBytes = (MemoryLayout<cp_spawn_request>.stride + 15) & ~15
+        let groupsOffset = requestBytes + pointers * pointerSize
+        let stringsOffset = groupsOffset + groups.count * MemoryLayout<gid_t>.stride
         let bytes = strings.reduce(0) { $0 + $1.utf8.count + 1 }
-        let pointers = request.arguments.count + 1 + environment.count + 1
-        let block = UnsafeMutableRawPointer.allocate(byteCount: pointers * MemoryLayout<UnsafeMutablePointer<CChar>?>.stride + bytes,
-                                                     alignment: MemoryLayout<UnsafeMutablePointer<CChar>?>.alignment)
-        defer { block.deallocate() }
-        let table = block.bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: pointers)
-        var cursor = (block + pointers * MemoryLayout<UnsafeMutablePointer<CChar>?>.stride).assumingMemoryBound(to: CChar.self)
+        block = .allocate(byteCount: stringsOffset + bytes, alignment: 16)
+        request = block.bindMemory(to: cp_spawn_request.self, capacity: 1)
+        request.initialize(to: cp_spawn_request())
+        let table = (block + requestBytes).bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: pointers)
+        var cursor = (block + stringsOffset).bindMemory(to: CChar.self, capacity: bytes)
         func place(_ text: String) -> UnsafeMutablePointer<CChar> {
             let start = cursor
             for byte in text.utf8 {
@@ -115,60 +112,101 @@ public enum Spawner {
             cursor += 1
             return start
         }
-        let path = place(request.path)
-        for (i, argument) in request.arguments.enumerated() { table[i] = place(argument) }
-        table[request.arguments.count] = nil
-        let envBase = request.arguments.count + 1
-        var listenDigits: UnsafeMutablePointer<CChar>?
+        request.pointee.path = UnsafePointer(place(spawn.path))
+        for (i, argument) in spawn.arguments.enumerated() { table[i] = place(argument) }
+        table[spawn.arguments.count] = nil
+        let envBase = spawn.arguments.count + 1
         for (i, variable) in environment.enumerated() {
             let placed = place(variable)
             table[envBase + i] = placed
-            if request.listenPID && i == environment.count - 1 { listenDigits = placed + listenPrefix.utf8.count }
+            if spawn.listenPID && i == environment.count - 1 { request.pointee.listen_pid_digits = placed + listenPrefix.utf8.count }
         }
         table[envBase + environment.count] = nil
-
-        var spawn = cp_spawn_request()
-        spawn.path = UnsafePointer(path)
-        spawn.argv = UnsafePointer(table)
-        spawn.envp = UnsafePointer(table + envBase)
-        spawn.listen_pid_digits = listenDigits
-        withUnsafeMutableBytes(of: &spawn.fds) { raw in
+        request.pointee.argv = UnsafePointer(table)
+        request.pointee.envp = UnsafePointer(table + envBase)
+        if let directory = spawn.directory { request.pointee.directory = UnsafePointer(place(directory)) }
+        if spawn.groups != nil {
+            let list = (block + groupsOffset).bindMemory(to: gid_t.self, capacity: max(groups.count, 1))
+            for (i, gid) in groups.enumerated() { list[i] = gid }
+            request.pointee.set_groups = 1
+            request.pointee.groups = UnsafePointer(list)
+            request.pointee.group_count = Int32(groups.count)
+        }
+        withUnsafeMutableBytes(of: &request.pointee.fds) { raw in
             let fds = raw.bindMemory(to: Int32.self)
-            for (i, descriptor) in request.descriptors.enumerated() { fds[i] = descriptor.fd }
+            for (i, descriptor) in spawn.descriptors.enumerated() { fds[i] = descriptor.fd }
         }
-        withUnsafeMutableBytes(of: &spawn.blocking) { raw in
+        withUnsafeMutableBytes(of: &request.pointee.blocking) { raw in
             let flags = raw.bindMemory(to: Int32.self)
-            for (i, descriptor) in request.descriptors.enumerated() { flags[i] = descriptor.blocking ? 1 : 0 }
+            for (i, descriptor) in spawn.descriptors.enumerated() { flags[i] = descriptor.blocking ? 1 : 0 }
         }
-        spawn.fd_count = Int32(request.descriptors.count)
-        spawn.new_process_group = 1
-        if let uid = request.user {
-            spawn.set_uid = 1
-            spawn.uid = uid
+        request.pointee.fd_count = Int32(spawn.descriptors.count)
+        request.pointee.new_process_group = 1
+        if let uid = spawn.user {
+            request.pointee.set_uid = 1
+            request.pointee.uid = uid
         }
-        if let gid = request.group {
-            spawn.set_gid = 1
-            spawn.gid = gid
+        if let gid = spawn.group {
+            request.pointee.set_gid = 1
+            request.pointee.gid = gid
         }
-        let groups = request.groups ?? []
-        let directory = request.directory
+    }
+
+    /// Whether a detached child no longer uses this memory (it has exec'd or ended).
+    public var settled: Bool { cp_spawn_settled(request) != 0 }
+
+    /// Why the child's exec failed, once settled; nil when it exec'd.
+    public var failure: SpawnError? {
+        let code = request.pointee.error
+        return code == 0 ? nil : SpawnError(step: Spawner.stepName(request.pointee.failed_step), errno: code)
+    }
+
+    public func free() { block.deallocate() }
+}
+
+public enum Spawner {
+    /// Every pid spawned and not yet reaped by its owner, so that the orphan reaper never reaps
+    /// one (its owner reaps it through its pidfd).
+    static let owned = Locked<Set<Int32>>([])
+    /// Spawns in progress: between clone and `owned.insert` a child is nobody's yet.
+    static let inFlight = Atomic<Int>(0)
+
+    /// The size of a spawn's stack: the child runs on it until it has exec'd (a waiting spawn's
+    /// caller can reuse one; a detached spawn's stays the child's until it has settled).
+    public static let stackSize = 64 * 1024
+
+    /// Tells the spawner that a signal's disposition changed in this process: a child resets the
+    /// signals that are not at SIG_DFL, and the spawner reads which those are only again after
+    /// this (`Syscall.ignoreSIGPIPE` calls it).
+    public static func dispositionsChanged() {
+        cp_spawn_dispositions_changed()
+    }
+
+    /// Starts `request` on `stack` (`stackSize` bytes) and waits until the child has exec'd
+    /// (CLONE_VFORK), so a failure is thrown here. The child is registered as owned until
+    /// `reap` sees its end.
+    public static func spawn(_ request: SpawnRequest, stack: UnsafeMutableRawPointer) throws(SpawnError) -> SpawnedChild {
+        let memory = try SpawnMemory(request)
+        defer { memory.free() }
+        return try start(memory, stack: stack, detached: false)
+    }
+
+    /// Starts `memory`'s request on `stack` without waiting for the child's execve: the child
+    /// execs on another core while the caller goes on. `memory` and `stack` stay the child's
+    /// until `memory.settled`; then `memory.failure` says whether its exec failed. Throws only
+    /// when no child was created.
+    public static func launch(_ memory: SpawnMemory, stack: UnsafeMutableRawPointer) throws(SpawnError) -> SpawnedChild {
+        try start(memory, stack: stack, detached: true)
+    }
+
+    private static func start(_ memory: SpawnMemory, stack: UnsafeMutableRawPointer, detached: Bool) throws(SpawnError) -> SpawnedChild {
         inFlight.wrappingAdd(1, ordering: .acquiringAndReleasing)
         defer { inFlight.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
         var pidfd: Int32 = -1
-        let pid: pid_t = groups.withUnsafeBufferPointer { groupList in
-            if request.groups != nil {
-                spawn.set_groups = 1
-                spawn.groups = groupList.baseAddress
-                spawn.group_count = Int32(groupList.count)
-            }
-            if let directory {
-                return directory.withCString { spawn.directory = $0; return cp_spawn(&spawn, stack, stackSize, &pidfd) }
-            }
-            return cp_spawn(&spawn, stack, stackSize, &pidfd)
-        }
+        let pid = detached ? cp_spawn_detached(memory.request, stack, stackSize, &pidfd) : cp_spawn(memory.request, stack, stackSize, &pidfd)
         if pid < 0 {
             let code = cp_errno()
-            throw SpawnError(step: stepName(spawn.failed_step), errno: code)
+            throw SpawnError(step: stepName(memory.request.pointee.failed_step), errno: code)
         }
         _ = owned.withLock { $0.insert(pid) }
         return SpawnedChild(pid: pid, pidfd: pidfd)

@@ -69,8 +69,10 @@ public enum Syscall {
     }
 
     /// Ignores SIGPIPE for the whole process: writes to a closed socket fail with EPIPE instead.
+    /// (A spawned child still gets SIGPIPE at its default: the spawner is told of the change.)
     public static func ignoreSIGPIPE() {
         _ = signal(SIGPIPE, SIG_IGN)
+        Spawner.dispositionsChanged()
     }
 
     /// Raises the soft limit on open descriptors to the hard limit; returns the limits in force.

@@ -45,7 +45,7 @@ import Testing
 
     @Test func anEmptyMaskDefaultDispositionsItsOwnGroupAndOnlyItsDescriptors() throws {
         // The test process ignores SIGPIPE (as Portvisor does) and blocks signals in this thread.
-        signal(SIGPIPE, SIG_IGN)
+        Syscall.ignoreSIGPIPE()
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGUSR2)
@@ -57,6 +57,50 @@ import Testing
         #expect(lines.contains("SigIgn:\t0000000000000000"))
         #expect(lines.contains("0 1 2 3"))  // 3 is ls's own directory handle
         #expect(lines.count >= 5 && lines[3] == lines[4])  // its own process group, led by itself
+    }
+
+    /// The spawner reads which signals are not at their default once, and again when told of a
+    /// change: a disposition set after the first spawn still reaches the child at SIG_DFL. (SIGURG:
+    /// its default is to be ignored, so nothing in this process changes while it is SIG_IGN.)
+    @Test func aDispositionChangedAfterTheFirstSpawnIsStillReset() throws {
+        _ = try run("true")
+        signal(SIGURG, SIG_IGN)
+        Spawner.dispositionsChanged()
+        defer { signal(SIGURG, SIG_DFL); Spawner.dispositionsChanged() }
+        let result = try run("grep -E '^SigIgn' /proc/self/status")
+        #expect(result.output == "SigIgn:\t0000000000000000\n")
+    }
+
+    /// Waits (poll on the pidfd, 5 s at most) for `child` to end, and reaps it.
+    func end(of child: SpawnedChild) -> ChildEnd? {
+        var entry = pollfd(fd: child.pidfd, events: Int16(POLLIN), revents: 0)
+        guard poll(&entry, 1, 5000) == 1 else { return nil }
+        return Spawner.reap(child)
+    }
+
+    /// A detached launch returns before the child's execve: the launcher keeps the child's memory
+    /// until the kernel has cleared its tid, frees it at once for children that ran, and reports
+    /// a failed exec when that child's end is reaped.
+    @Test func aDetachedLaunchFreesItsMemoryAndReportsAFailedExecAtTheEnd() throws {
+        let launcher = ProgramLauncher()
+        let quiet: [(fd: Int32, blocking: Bool)] = [(-1, false), (-1, false), (-1, false)]
+        var children: [SpawnedChild] = []
+        for _ in 0..<20 {
+            children.append(try launcher.launch(ProgramOptions(command: ["/bin/sh", "-c", "exit 4"]), identity: ResolvedIdentity(),
+                                                service: "t", variables: [], descriptors: quiet))
+        }
+        for child in children {
+            #expect(end(of: child) == .exited(4))
+            #expect(launcher.ended(child) == nil)
+        }
+        #expect(launcher.launchingCount == 0)
+        let failing = try launcher.launch(ProgramOptions(command: ["/nonexistent/program"]), identity: ResolvedIdentity(),
+                                          service: "t", variables: [], descriptors: quiet)
+        #expect(end(of: failing) == .exited(127))
+        let failure = try #require(launcher.ended(failing))
+        #expect(failure.step == "exec")
+        #expect(failure.errno == ENOENT)
+        #expect(launcher.launchingCount == 0)
     }
 
     @Test func listedDescriptorsInPlaceAndListenPID() throws {
