@@ -51,6 +51,7 @@ static const unsigned int CP_EPOLLIN = EPOLLIN;
 static const unsigned int CP_EPOLLOUT = EPOLLOUT;
 static const unsigned int CP_EPOLLERR = EPOLLERR;
 static const unsigned int CP_EPOLLHUP = EPOLLHUP;
+static const unsigned int CP_EPOLLONESHOT = EPOLLONESHOT;
 static const unsigned int CP_EPOLLRDHUP = EPOLLRDHUP;
 
 /// epoll_event is packed on x86_64; these keep Swift away from its layout.

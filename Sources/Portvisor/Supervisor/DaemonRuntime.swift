@@ -101,7 +101,7 @@ final class DaemonRuntime: ServiceRuntime {
         let child: SpawnedChild
         var stderrRead: Int32?
         do throws(SpawnError) {
-            let stderr: (child: Int32, read: Int32?)
+            let stderr: (child: Int32, blocking: Bool, read: Int32?)
             do {
                 stderr = try ProgramLauncher.stderrPipe(options.program.stderr)
             } catch {
@@ -111,7 +111,7 @@ final class DaemonRuntime: ServiceRuntime {
             defer { if stderr.read != nil { Syscall.close(stderr.child) } }
             child = try launcher.spawn(options.program, identity: identity, service: context.name,
                                        variables: DaemonKind.variables(service: context.name),
-                                       descriptors: [(-1, false), (-1, false), (stderr.child, false), (socket, true)], listenPID: true)
+                                       descriptors: [(-1, false), (-1, false), (stderr.child, stderr.blocking), (socket, true)], listenPID: true)
         } catch {
             if let stderrRead { Syscall.close(stderrRead) }
             context.logger.error(context.name, event: "spawn-failed", "cannot start \(options.program.command.first ?? "?"): \(error)")

@@ -155,15 +155,17 @@ final class ProgramLauncher {
         if spareStacks.count < Self.maxSpareStacks { spareStacks.append(stack) } else { stack.deallocate() }
     }
 
-    /// The descriptor a child's stderr gets for `mode`, and the read end to watch for `log`.
-    static func stderrPipe(_ mode: StderrMode) throws(SystemError) -> (child: Int32, read: Int32?) {
+    /// The descriptor a child's stderr gets for `mode`, whether the child must make it blocking,
+    /// and the read end to watch for `log`. The pipe is made with both ends non-blocking in one
+    /// call and the child clears O_NONBLOCK on its end (its own open file), so the worker spends
+    /// no fcntl on it; Portvisor's own stderr (`inherit`) is left as it is.
+    static func stderrPipe(_ mode: StderrMode) throws(SystemError) -> (child: Int32, blocking: Bool, read: Int32?) {
         switch mode {
-        case .inherit: return (2, nil)
-        case .null: return (-1, nil)
+        case .inherit: return (2, false, nil)
+        case .null: return (-1, false, nil)
         case .log:
-            let pipe = try Syscall.pipe()
-            Socket.setNonBlocking(pipe.read, true)
-            return (pipe.write, pipe.read)
+            let pipe = try Syscall.pipe(nonBlocking: true)
+            return (pipe.write, true, pipe.read)
         }
     }
 }

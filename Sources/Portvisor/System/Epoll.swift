@@ -12,6 +12,11 @@ public struct IOEvents: OptionSet, Sendable {
     public static let writable = IOEvents(rawValue: CP_EPOLLOUT)
     public static let error = IOEvents(rawValue: CP_EPOLLERR)
     public static let hangup = IOEvents(rawValue: CP_EPOLLHUP)
+    /// Reported once, then disabled until `modify` re-arms it (EPOLLONESHOT). A disabled entry
+    /// stays harmless when copies of the descriptor outlive the close (a child that has not yet
+    /// exec'd holds a copy of every descriptor, and epoll forgets an entry only when the last
+    /// copy is closed).
+    public static let oneShot = IOEvents(rawValue: CP_EPOLLONESHOT)
 }
 
 /// One epoll instance and its event buffer. Owned by one thread; not Sendable on purpose.

@@ -96,6 +96,7 @@ func freeTCPPort() throws -> Int {
         let config = try directory.write("services.json", Self.services(status: #"{ "port": \#(port) }"#))
         let child = try Self.run(config, control: control)
         _ = try child.waitForStderr("status endpoint on ")
+        _ = try child.waitForStderr("echo: listening on ")
         try directory.write("services.json", #"{ "services": [ { "name": "echo", "kind": "ecko", "port": 0 } ] "#)
         let environment = ["PORTVISOR_CONTROL": control]
         let status = try ChildProcess.runPortvisor(["status", "--config", config], environment: environment)
@@ -132,6 +133,7 @@ func freeTCPPort() throws -> Int {
             status: #"{ "port": \#(port), "tokenFile": "\#(tokenFile)", "allow": ["127.0.0.1/32"] }"#))
         let child = try Self.run(config, control: directory.file("ctl/control.sock"))
         _ = try child.waitForStderr("status endpoint on ")
+        _ = try child.waitForStderr("echo: listening on ")  // /healthz is 200 only once it runs
         let endpoint = SocketAddress(ip: .loopbackV4, port: UInt16(port))
         let anonymous = try HTTPClient.get("/status", from: endpoint)
         #expect(anonymous.status == 401 && anonymous.bodyText.contains("needs Authorization: Bearer"))

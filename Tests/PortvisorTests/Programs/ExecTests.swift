@@ -46,6 +46,16 @@ func shell(_ script: String) -> String {
         #expect(flags & 0o4000 == 0)  // O_NONBLOCK cleared: the program gets a blocking socket
     }
 
+    /// stderr "log" is a pipe the worker makes non-blocking in one call; the program's end of it
+    /// is blocking, as a program expects of its stderr (a write never fails with EAGAIN).
+    @Test func theLogPipeIsBlockingOnTheProgramsSide() throws {
+        let server = try TestSupervisor(Self.exec("grep flags /proc/self/fdinfo/2"))
+        let line = try server.connect("x").readToEndText(timeout: 5).trimmingCharacters(in: .whitespacesAndNewlines)
+        let flags = try #require(Int(line.split(separator: "\t").last ?? "", radix: 8))
+        #expect(flags & 0o4000 == 0)
+        #expect(flags & 0o3 == 0o1)  // O_WRONLY: the pipe's write end
+    }
+
     @Test func anEchoingChildIsALiveConnectionWithItsPidAndKernelByteCounts() throws {
         let server = try TestSupervisor(Self.exec("exec cat"))
         let client = try server.connect("x")
