@@ -323,8 +323,15 @@ import Testing
         for _ in 0..<5 { try client.send([1], to: port) }
         #expect(try client.receive() == [1])
         try run.process.waitForStderr("dropped: more than 1 answer per second to this source (maxConnectionRatePerSource)")
-        run.process.signal(SIGUSR1)
-        let log = try run.process.waitForStderr(" u: running on 127.0.0.1:\(port)/udp, 5 datagrams in, 1 out, 4 dropped")
+        // The last datagrams may still be on their way when the first summary is printed: ask
+        // again (each SIGUSR1 prints one) until it counts all five, for at most 10 s.
+        let summary = " u: running on 127.0.0.1:\(port)/udp, 5 datagrams in, 1 out, 4 dropped"
+        var log = ""
+        for _ in 0..<20 where !log.contains(summary) {
+            run.process.signal(SIGUSR1)
+            log = (try? run.process.waitForStderr(summary, timeout: 0.5)) ?? ""
+        }
+        #expect(log.contains(summary), "\(run.process.stderrText)")
         #expect(log.components(separatedBy: "dropped: more than 1 answer").count - 1 == 1)  // once, not four times
     }
 
