@@ -91,6 +91,23 @@ final class ConnectionTable<State> {
     @inline(__always) var live: Int { header.pointee.live }
 
     /// A free slot, marked live. May move the slots: take pointers after this, not before.
+    /// A slot for a new connection, its common fields set: `fd` and `peer`, opened at `since`
+    /// (wall) and `now` (also its last activity and the start of any write stall), reading.
+    @inline(__always)
+    func open(_ fd: Int32, peer: SocketAddress, since: WallTime, now: MonotonicNanos, countedInSources: Bool) -> Int {
+        let index = allocate()
+        let c = self[index]
+        c.pointee.fd = fd
+        c.pointee.peer = peer
+        c.pointee.since = since
+        c.pointee.openedAt = now
+        c.pointee.lastActivity = now
+        c.pointee.writeStalledSince = now
+        c.pointee.countedInSources = countedInSources
+        c.pointee.mode = .reading
+        return index
+    }
+
     func allocate() -> Int {
         header.pointee.live += 1
         if let index = free.popLast() { return Int(index) }

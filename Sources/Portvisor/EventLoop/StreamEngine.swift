@@ -133,20 +133,12 @@ final class StreamEngine<Service: StreamService> {
                 return
             }
         }
-        let index = table.allocate()
+        let index = table.open(fd, peer: peer, since: wall, now: now, countedInSources: counted)
         let c = table[index]
         ServiceStats.add(stats.live, 1)
         profile.connections += 1
-        c.pointee.fd = fd
         c.pointee.profileID = profile.id
-        c.pointee.peer = peer
-        c.pointee.since = wall
-        c.pointee.openedAt = now
-        c.pointee.lastActivity = now
-        c.pointee.writeStalledSince = now
-        c.pointee.countedInSources = counted
         c.pointee.state = connection
-        c.pointee.mode = .reading
         logger.debug(name, event: "connection-opened", "\(peer): connected")
         if greetingSent > 0, case .bytes(let greeting) = step.output {
             sent(c, greetingSent)

@@ -98,26 +98,17 @@ final class DaemonRuntime: ServiceRuntime {
 
     private func startProgram() {
         guard !stopping, case .success(let identity) = identity, let socket = listener.descriptor else { return }
-        let child: SpawnedChild
-        var stderrRead: Int32?
-        do throws(SpawnError) {
-            let stderr: (child: Int32, blocking: Bool, read: Int32?)
-            do {
-                stderr = try ProgramLauncher.stderrPipe(options.program.stderr)
-            } catch {
-                throw SpawnError(step: error.call, errno: error.errno)
-            }
-            stderrRead = stderr.read
-            defer { if stderr.read != nil { Syscall.close(stderr.child) } }
-            child = try launcher.spawn(options.program, identity: identity, service: context.name,
-                                       variables: DaemonKind.variables(service: context.name),
-                                       descriptors: [(-1, false), (-1, false), (stderr.child, stderr.blocking), (socket, true)], listenPID: true)
+        let program: ProgramLauncher.Started
+        do {
+            program = try launcher.start(options.program, identity: identity, service: context.name,
+                                         variables: DaemonKind.variables(service: context.name),
+                                         stdin: (-1, false), stdout: (-1, false), extra: [(socket, true)], listenPID: true, wait: true)
         } catch {
-            if let stderrRead { Syscall.close(stderrRead) }
             context.logger.error(context.name, event: "spawn-failed", "cannot start \(options.program.command.first ?? "?"): \(error)")
             programEnded(nil, reason: "cannot start: \(error)")
             return
         }
+        let child = program.child, stderrRead = program.stderrRead
         let now = context.loop.now
         phase = .running(child, since: now)
         stderrFD = stderrRead ?? -1

@@ -88,39 +88,24 @@ final class ExecRuntime: ServiceRuntime {
             return
         }
         let local = (try? Socket.localAddress(fd)) ?? SocketAddress(ip: config.address, port: UInt16(clamping: config.port))
-        let child: SpawnedChild
-        var stderrRead: Int32?
-        do throws(SpawnError) {
-            let stderr: (child: Int32, blocking: Bool, read: Int32?)
-            do {
-                stderr = try ProgramLauncher.stderrPipe(options.program.stderr)
-            } catch {
-                throw SpawnError(step: error.call, errno: error.errno)
-            }
-            stderrRead = stderr.read
-            defer { if stderr.read != nil { Syscall.close(stderr.child) } }
-            child = try launcher.launch(options.program, identity: identity, service: context.name,
-                                        variables: ExecKind.variables(peer: peer, local: local),
-                                        descriptors: [(fd, true), (fd, true), (stderr.child, stderr.blocking)])
+        let started: ProgramLauncher.Started
+        do {
+            started = try launcher.start(options.program, identity: identity, service: context.name,
+                                         variables: ExecKind.variables(peer: peer, local: local),
+                                         stdin: (fd, true), stdout: (fd, true), wait: false)
         } catch {
-            if let stderrRead { Syscall.close(stderrRead) }
             if counted { admission.release(peer) }
             Syscall.close(fd)
             spawnFailed(error)
             return
         }
+        let child = started.child, stderrRead = started.stderrRead
         ServiceStats.add(context.stats.total, 1)
         ServiceStats.add(context.stats.live, 1)
         stats?.started.wrappingAdd(1, ordering: .relaxed)
         stats?.running.wrappingAdd(1, ordering: .relaxed)
-        let index = table.allocate()
+        let index = table.open(fd, peer: peer, since: Clock.wall(), now: now, countedInSources: counted)
         let c = table[index]
-        c.pointee.fd = fd
-        c.pointee.peer = peer
-        c.pointee.since = Clock.wall()
-        c.pointee.openedAt = now
-        c.pointee.countedInSources = counted
-        c.pointee.mode = .reading
         c.pointee.state.child = child
         c.pointee.state.stderrFD = stderrRead ?? -1
         c.pointee.state.stopNanos = Clock.nanos(options.program.stopTimeout)

@@ -82,23 +82,51 @@ final class ProgramLauncher {
         return request
     }
 
-    /// Starts `options.command` with `descriptors` as 0, 1, 2, … and the exact environment, and
-    /// waits until it has exec'd: a failure is thrown here.
-    func spawn(_ options: ProgramOptions, identity: ResolvedIdentity, service: String, variables: [(String, String)],
-               descriptors: [(fd: Int32, blocking: Bool)], listenPID: Bool = false) throws(SpawnError) -> SpawnedChild {
-        let request = try request(options, identity: identity, service: service, variables: variables, descriptors: descriptors, listenPID: listenPID)
+    /// A started program and the read end of its stderr pipe (stderr "log"), to watch.
+    struct Started {
+        let child: SpawnedChild
+        let stderrRead: Int32?
+    }
+
+    /// Starts `options.command` with the exact environment and `stdin`, `stdout`, its stderr (as
+    /// `options.stderr` says) and `extra` as descriptors 0, 1, 2, 3, … `wait`: return only once
+    /// it has exec'd, so that a failure is thrown here (daemon); otherwise the spawn is detached
+    /// and a failed exec is reported by `ended` (exec). `listenPID` adds LISTEN_PID=. Throws only when nothing was started, with
+    /// every descriptor it opened closed again.
+    func start(_ options: ProgramOptions, identity: ResolvedIdentity, service: String, variables: [(String, String)],
+               stdin: (fd: Int32, blocking: Bool), stdout: (fd: Int32, blocking: Bool), extra: [(fd: Int32, blocking: Bool)] = [],
+               listenPID: Bool = false, wait: Bool) throws(SpawnError) -> Started {
+        let stderr: (child: Int32, blocking: Bool, read: Int32?)
+        do {
+            stderr = try Self.stderrPipe(options.stderr)
+        } catch {
+            throw SpawnError(step: error.call, errno: error.errno)
+        }
+        // The child has its own copy of the pipe's write end from here on (or never started).
+        defer { if stderr.read != nil { Syscall.close(stderr.child) } }
+        do {
+            let request = try request(options, identity: identity, service: service, variables: variables,
+                                      descriptors: [stdin, stdout, (stderr.child, stderr.blocking)] + extra, listenPID: listenPID)
+            let child = wait ? try spawnWaiting(request) : try launch(request)
+            return Started(child: child, stderrRead: stderr.read)
+        } catch {
+            if let read = stderr.read { Syscall.close(read) }
+            throw error
+        }
+    }
+
+    /// Waits until the child has exec'd: a failure is thrown here.
+    private func spawnWaiting(_ request: SpawnRequest) throws(SpawnError) -> SpawnedChild {
         let stack = waitingStack ?? .allocate(byteCount: Spawner.stackSize, alignment: 16)
         waitingStack = stack
         return try Spawner.spawn(request, stack: stack)
     }
 
-    /// Starts it without waiting for its execve. Throws only when no child was created; an exec
-    /// that fails later is reported by `ended` when the child's end is reaped.
-    func launch(_ options: ProgramOptions, identity: ResolvedIdentity, service: String, variables: [(String, String)],
-                descriptors: [(fd: Int32, blocking: Bool)]) throws(SpawnError) -> SpawnedChild {
+    /// Does not wait for the child's execve. Throws only when no child was created; an exec that
+    /// fails later is reported by `ended` when the child's end is reaped.
+    private func launch(_ request: SpawnRequest) throws(SpawnError) -> SpawnedChild {
         collect()
-        let memory = try SpawnMemory(request(options, identity: identity, service: service, variables: variables,
-                                             descriptors: descriptors, listenPID: false))
+        let memory = try SpawnMemory(request)
         let stack = spareStacks.popLast() ?? .allocate(byteCount: Spawner.stackSize, alignment: 16)
         let child: SpawnedChild
         do {

@@ -134,15 +134,8 @@ final class ProxyRuntime: ServiceRuntime {
         Socket.setNoDelay(fd)
         ServiceStats.add(stats.total, 1)
         ServiceStats.add(stats.live, 1)
-        let index = table.allocate()
+        let index = table.open(fd, peer: peer, since: Clock.wall(), now: now, countedInSources: counted)
         let c = table[index]
-        c.pointee.fd = fd
-        c.pointee.peer = peer
-        c.pointee.since = Clock.wall()
-        c.pointee.openedAt = now
-        c.pointee.lastActivity = now
-        c.pointee.countedInSources = counted
-        c.pointee.mode = .reading
         c.pointee.state.upstream = upstream.fd
         c.pointee.state.target = options.upstream
         c.pointee.state.limit = Int32(clamping: options.maxBufferedBytes)

@@ -126,7 +126,7 @@ public struct SpawnMemory: @unchecked Sendable {
         request.pointee.envp = UnsafePointer(table + envBase)
         if let directory = spawn.directory { request.pointee.directory = UnsafePointer(place(directory)) }
         if spawn.groups != nil {
-            let list = (block + groupsOffset).bindMemory(to: gid_t.self, capacity: max(groups.count, 1))
+            let list = (block + groupsOffset).bindMemory(to: gid_t.self, capacity: groups.count)
             for (i, gid) in groups.enumerated() { list[i] = gid }
             request.pointee.set_groups = 1
             request.pointee.groups = UnsafePointer(list)

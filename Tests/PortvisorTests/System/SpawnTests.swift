@@ -83,19 +83,18 @@ import Testing
     /// a failed exec when that child's end is reaped.
     @Test func aDetachedLaunchFreesItsMemoryAndReportsAFailedExecAtTheEnd() throws {
         let launcher = ProgramLauncher()
-        let quiet: [(fd: Int32, blocking: Bool)] = [(-1, false), (-1, false), (-1, false)]
-        var children: [SpawnedChild] = []
-        for _ in 0..<20 {
-            children.append(try launcher.launch(ProgramOptions(command: ["/bin/sh", "-c", "exit 4"]), identity: ResolvedIdentity(),
-                                                service: "t", variables: [], descriptors: quiet))
+        func launch(_ command: [String]) throws -> SpawnedChild {
+            try launcher.start(ProgramOptions(command: command, stderr: .null), identity: ResolvedIdentity(), service: "t", variables: [],
+                               stdin: (-1, false), stdout: (-1, false), wait: false).child
         }
+        var children: [SpawnedChild] = []
+        for _ in 0..<20 { children.append(try launch(["/bin/sh", "-c", "exit 4"])) }
         for child in children {
             #expect(end(of: child) == .exited(4))
             #expect(launcher.ended(child) == nil)
         }
         #expect(launcher.launchingCount == 0)
-        let failing = try launcher.launch(ProgramOptions(command: ["/nonexistent/program"]), identity: ResolvedIdentity(),
-                                          service: "t", variables: [], descriptors: quiet)
+        let failing = try launch(["/nonexistent/program"])
         #expect(end(of: failing) == .exited(127))
         let failure = try #require(launcher.ended(failing))
         #expect(failure.step == "exec")
